@@ -4,7 +4,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'build/**', '.weft/**', 'native/**', 'bpf/**'] },
+  { ignores: ['eslint.config.js', 'node_modules/**', 'build/**', '.weft/**', 'native/**', 'bpf/**'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
