@@ -145,6 +145,9 @@ function evaluate<T>(tree: NameTree<T>, keyOf: (value: T) => string): Evaluated<
       }
       return { kind: 'neg' };
     case 'union': {
+      // Finagle evaluates a one-child Union as its child, so a lone Fail stays Fail there, while
+      // in a wider Union failed children are skipped.
+      if (tree.trees.length === 1) return evaluate(tree.trees[0]?.tree ?? neg, keyOf);
       let values: Map<string, T> | undefined;
       for (const w of tree.trees) {
         const r = evaluate(w.tree, keyOf);
