@@ -3,6 +3,7 @@
 // leftovers of a test process that was killed outright can still be found and removed.
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { trackPid } from '../../agent/lab/host-ops.ts';
 import { belongsToPrefix, checkPrefix } from '../../agent/lab/names.ts';
 import { parseLabResource, type LabRecorder, type LabResource } from '../../agent/lab/resources.ts';
 import { runPrefix } from './run.ts';
@@ -83,6 +84,23 @@ function readRecords(file: string): LabResource[] {
 }
 
 let shared: Ledger | undefined;
+
+/**
+ * Records a process started outside the lab (e.g. the agent: `AgentProcess.start({ onPid: recordPid })`)
+ * in the run's ledger, with its start time so a later sweep never ends a reused PID.
+ */
+export function recordPid(pid: number): void {
+  const tracked = trackPid(pid);
+  if (tracked !== undefined) runLedger().record({ kind: 'pid', pid: tracked.pid, startTime: tracked.startTime });
+}
+
+/**
+ * Records a bpffs pin or pin dir in the run's ledger. Name pins with the run's prefix too
+ * (e.g. `/sys/fs/bpf/${labPrefix()}`): the leftover check also finds them by name.
+ */
+export function recordPin(path: string): void {
+  runLedger().record({ kind: 'pin', path });
+}
 
 /** The ledger of this run (runPrefix()). Test helpers that start processes or pin maps record here. */
 export function runLedger(): Ledger {

@@ -5,9 +5,10 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Ledger } from '../../support/ledger.ts';
+import { Ledger, recordPid, recordPin, runLedger } from '../../support/ledger.ts';
 import { freePort, getJson } from '../../support/net.ts';
 import { labPrefix, runPrefix } from '../../support/run.ts';
+import { randomHex } from '../../../agent/lab/names.ts';
 import { waitFor } from '../../support/wait.ts';
 
 describe('test run prefix', () => {
@@ -40,6 +41,27 @@ describe('ledger', () => {
     ledger.remove();
     assert.deepEqual(ledger.entries(), []);
     assert.equal(new Ledger('weft-tunit012', dir).entries().length, 1, 'another run’s ledger stays');
+  });
+
+  it('recordPid and recordPin put the process (with its start time) and the pin in the run ledger', () => {
+    // A sub-run of its own, so removing its ledger afterwards cannot touch the real run's ledger.
+    const saved = process.env['WEFT_TEST_RUN'];
+    const sub = `${runPrefix()}-u${randomHex(2)}`;
+    process.env['WEFT_TEST_RUN'] = sub;
+    try {
+      recordPid(process.pid);
+      recordPin('/sys/fs/bpf/weft-tunit-pin');
+      const ledger = runLedger();
+      assert.equal(ledger.prefix, sub);
+      const entries = ledger.entries();
+      const self = entries.find((r) => r.kind === 'pid' && r.pid === process.pid);
+      assert.ok(self !== undefined && self.kind === 'pid' && /^\d+$/.test(self.startTime));
+      assert.ok(entries.some((r) => r.kind === 'pin' && r.path === '/sys/fs/bpf/weft-tunit-pin'));
+      ledger.remove(); // this test process is no leftover
+    } finally {
+      if (saved === undefined) delete process.env['WEFT_TEST_RUN'];
+      else process.env['WEFT_TEST_RUN'] = saved;
+    }
   });
 
   it('never throws when it cannot write, so a lab step does not fail for it', () => {
