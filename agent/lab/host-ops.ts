@@ -2,7 +2,7 @@
 // end processes by PID (SIGTERM, grace, SIGKILL), delete a named netns, remove a cgroup tree
 // deepest first. Written as plans so the same code runs async or from an 'exit' handler.
 import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { WeftError, describeError } from '../errors.ts';
 import { netnsPath } from './names.ts';
 import { exec, sleep, type Plan } from './plan.ts';
@@ -119,8 +119,10 @@ export function cgroupTree(dir: string): string[] {
  * that survive SIGKILL are moved to the cgroup2 root so the tree can go, and reported.
  */
 export function* removeCgroupTree(dir: string, cgroupMount: string, graceMs = DEFAULT_GRACE_MS): Plan<void> {
-  if (!dir.startsWith(`${cgroupMount}/`) || dir.includes('/../')) {
-    throw new WeftError('WEFT_E_LAB_CGROUP', `refusing to remove ${dir}: it is not below the cgroup2 mount ${cgroupMount}`);
+  // Only normalized paths in a weft-* tree below the mount: no sweep may reach anyone else's cgroups.
+  const top = relative(cgroupMount, dir).split('/')[0] ?? '';
+  if (resolve(dir) !== dir || !dir.startsWith(`${cgroupMount}/`) || !top.startsWith('weft-')) {
+    throw new WeftError('WEFT_E_LAB_CGROUP', `refusing to remove ${dir}: only weft-* cgroup trees below the cgroup2 mount ${cgroupMount} are the lab's`);
   }
   if (!existsSync(dir)) return;
   const stuck = yield* terminate(cgroupTreePids(dir), graceMs);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { belongsToPrefix, checkName, checkPrefix, netnsName, netnsPath, newPrefix } from '../../../agent/lab/names.ts';
+import { removeCgroupTree } from '../../../agent/lab/host-ops.ts';
+import { runSync } from '../../../agent/lab/plan.ts';
 import { parseLabResource } from '../../../agent/lab/resources.ts';
 
 describe('lab names', () => {
@@ -49,5 +51,16 @@ describe('lab resource records', () => {
     for (const bad of [null, 'netns', {}, { kind: 'cgroup', path: 'relative' }, { kind: 'pid', pid: 1, startTime: '1' }, { kind: 'pid', pid: 4.5, startTime: '1' }, { kind: 'pid', pid: 42 }]) {
       assert.equal(parseLabResource(bad), undefined, JSON.stringify(bad));
     }
+  });
+});
+
+describe('cgroup removal guard', () => {
+  it('refuses anything that is not a normalized weft-* tree below the cgroup2 mount', () => {
+    const mount = '/sys/fs/cgroup/unified';
+    for (const dir of [mount, '/sys/fs/cgroup/unified/process_api', '/sys/fs/cgroup/unified/weft-t1/../x', '/tmp/weft-t1', `${mount}/weft-t1/`]) {
+      assert.throws(() => runSync(removeCgroupTree(dir, mount)), { code: 'WEFT_E_LAB_CGROUP' }, dir);
+    }
+    // Allowed, and a missing tree is simply nothing to do.
+    assert.doesNotThrow(() => runSync(removeCgroupTree(`${mount}/weft-tunit-missing/node`, mount)));
   });
 });
