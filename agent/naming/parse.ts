@@ -101,17 +101,36 @@ export function parseDtab(input: string, params: NamingParseParams = namingParse
   return run('dtab', input, params, (p) => p.parseDtab());
 }
 
-function run<T>(subject: ParseSubject, input: string, params: NamingParseParams, body: (p: Parser) => T): T {
-  if (input.length > params.maxLength) {
+/** What earlier parts of one input already used, when a dtab arrives in several parts. */
+export interface ParseUsage {
+  readonly length: number;
+  readonly dentries: number;
+}
+
+/** One part of a dtab that arrives in parts (repeated headers): the bounds hold for all parts. */
+export function parseDtabPart(input: string, used: ParseUsage, params: NamingParseParams = namingParseParams): Dtab {
+  return run('dtab', input, params, (p) => p.parseDtab(), used);
+}
+
+const unused: ParseUsage = Object.freeze({ length: 0, dentries: 0 });
+
+function run<T>(
+  subject: ParseSubject,
+  input: string,
+  params: NamingParseParams,
+  body: (p: Parser) => T,
+  used: ParseUsage = unused,
+): T {
+  if (used.length + input.length > params.maxLength) {
     throw new NamingParseError(
       subject,
       input,
-      params.maxLength,
+      Math.max(0, params.maxLength - used.length),
       `at most ${params.maxLength} characters`,
-      `${input.length} characters`,
+      used.length === 0 ? `${input.length} characters` : `${used.length + input.length} characters in all parts`,
     );
   }
-  const parser = new Parser(subject, input, params);
+  const parser = new Parser(subject, input, params, used.dentries);
   try {
     const value = body(parser);
     parser.eatWhitespace();
@@ -139,13 +158,15 @@ class Parser {
   readonly #subject: ParseSubject;
   readonly #input: string;
   readonly #params: NamingParseParams;
+  readonly #dentriesBefore: number;
   #index = 0;
   #nesting = 0;
 
-  constructor(subject: ParseSubject, input: string, params: NamingParseParams) {
+  constructor(subject: ParseSubject, input: string, params: NamingParseParams, dentriesBefore: number) {
     this.#subject = subject;
     this.#input = input;
     this.#params = params;
+    this.#dentriesBefore = dentriesBefore;
   }
 
   get position(): number {
@@ -331,7 +352,7 @@ class Parser {
     do {
       this.eatWhitespace();
       if (this.#peek() !== EOI) {
-        if (entries.length >= this.#params.maxDentries) {
+        if (this.#dentriesBefore + entries.length >= this.#params.maxDentries) {
           this.#illegal(`at most ${this.#params.maxDentries} dentries`, 'another dentry');
         }
         entries.push(this.parseDentry());
