@@ -56,12 +56,12 @@ export function whyNoLab(): string | undefined {
 }
 
 /**
- * For test and suite options: `describe('x', { skip: labSkip() }, …)`. Returns the reason (and warns
+ * For test and suite options: `describe('x', { skip: labSkip('x') }, …)`. Returns the reason (and warns
  * loudly) when the lab cannot run, else false. With WEFT_TEST_NO_SKIP=1 it throws instead.
  */
-export function labSkip(): string | false {
+export function labSkip(what?: string): string | false {
   const reason = whyNoLab();
-  return reason === undefined ? false : loudSkip(reason);
+  return reason === undefined ? false : loudSkip(reason, what);
 }
 
 /** Inside a test: skips it loudly and returns false when the lab cannot run. */

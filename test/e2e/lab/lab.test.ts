@@ -21,7 +21,7 @@ import { waitFor } from '../../support/wait.ts';
 const UID = '3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b';
 const CONTAINER = 'c'.repeat(64);
 
-describe('lab', { skip: labSkip() }, () => {
+describe('lab', { skip: labSkip('lab e2e') }, () => {
   it('two pods on one node: bytes round-trip and the server sees the client pod’s IP', async (t) => {
     const lab = withLab(t);
     const node = await lab.addNode({ name: 'node-a' });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Ledger, recordPid, recordPin, runLedger } from '../../support/ledger.ts';
 import { freePort, getJson } from '../../support/net.ts';
+import { requireRoot } from '../../support/lab.ts';
 import { labPrefix, runPrefix } from '../../support/run.ts';
 import { randomHex } from '../../../agent/lab/names.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -43,7 +44,8 @@ describe('ledger', () => {
     assert.equal(new Ledger('weft-tunit012', dir).entries().length, 1, 'another run’s ledger stays');
   });
 
-  it('recordPid and recordPin put the process (with its start time) and the pin in the run ledger', () => {
+  it('recordPid and recordPin put the process (with its start time) and the pin in the run ledger', (t) => {
+    if (!requireRoot(t)) return; // the run ledger lives in /run
     // A sub-run of its own, so removing its ledger afterwards cannot touch the real run's ledger.
     const saved = process.env['WEFT_TEST_RUN'];
     const sub = `${runPrefix()}-u${randomHex(2)}`;
