@@ -20,7 +20,7 @@
 // Everything here is pure: namers are injected functions with synchronous answers; the live
 // Kubernetes, DNS and file namers wrap their caches in this interface.
 import { describeError } from '../errors.ts';
-import { type Dentry, type Dtab, dtabMatches } from './dtab.ts';
+import { type Dentry, type Dtab, type DtabMatch, matchingIndexes, rewriteBy, rewriteSize } from './dtab.ts';
 import {
   type Fail,
   type Empty,
@@ -74,11 +74,22 @@ export interface BindParams {
   readonly maxLookups: number;
   /** Longest path looked up, in segments: a rule like `/a => /a/b/b/b` grows paths each step. */
   readonly maxPathSegments: number;
+  /**
+   * Most path segments all rewrites together may create. Each lookup rewrites the path once per
+   * matching dentry, so a wide tree (`/ => /a & /a & …`, 1600 leaves in an 8 KiB header) costs
+   * far more than one lookup; this is the budget for that work.
+   */
+  readonly maxRewriteSegments: number;
 }
 
 // A real binding takes a handful of lookups over paths of a few segments; these bounds are far
-// above that and keep the worst case (a hostile override) to a few milliseconds.
-export const bindParams: BindParams = Object.freeze({ maxDepth: 100, maxLookups: 500, maxPathSegments: 256 });
+// above that and keep the worst case (a hostile override) to milliseconds.
+export const bindParams: BindParams = Object.freeze({
+  maxDepth: 100,
+  maxLookups: 500,
+  maxPathSegments: 256,
+  maxRewriteSegments: 100_000,
+});
 
 // --- The explanation: the binding as a tree of steps, for the admin endpoint and the CLI. ---
 
@@ -149,6 +160,8 @@ export interface Explanation {
   readonly result: NameTree<BoundName>;
   /** Path lookups made; compare with BindParams.maxLookups. */
   readonly lookups: number;
+  /** Path segments created by rewrites; compare with BindParams.maxRewriteSegments. */
+  readonly rewriteSegments: number;
 }
 
 /** Binds `path` under `dtab` (Finagle `DefaultInterpreter.bind`). Never throws. */
@@ -180,7 +193,7 @@ export function explainTree(
   const binder = new Binder(dtab, namers, params);
   const { node, outcome } = binder.bindNode(tree, 0);
   const result = binder.exhausted === undefined ? toTree(outcome) : fail(binder.exhausted);
-  return { dtab, tree, root: node, result, lookups: binder.lookups };
+  return { dtab, tree, root: node, result, lookups: binder.lookups, rewriteSegments: binder.rewriteSegments };
 }
 
 /** A stable key for a bound name, for sets and maps (e.g. `evalNameTree(result, boundNameKey)`). */
@@ -212,7 +225,8 @@ const builtinNamers: Namers = Object.freeze([
 
 class Binder {
   lookups = 0;
-  /** Set once the lookup budget is spent: the reason the whole binding fails. */
+  rewriteSegments = 0;
+  /** Set once a budget is spent: the reason the whole binding fails. */
   exhausted: string | undefined;
   readonly #dtab: Dtab;
   readonly #namers: Namers;
@@ -295,7 +309,14 @@ class Binder {
       const namers: ExplainNamer[] = [];
       let outcome: Outcome = { ok: true, tree: neg };
 
-      const matches = dtabMatches(this.#dtab, path);
+      const matches = this.#rewrites(path);
+      if (matches === undefined) {
+        const reason = this.exhausted ?? 'out of budget';
+        return {
+          node: { kind: 'path', path, depth, rewrites: [], namers: [], error: reason, result: fail(reason) },
+          outcome: { ok: false, reason },
+        };
+      }
       for (const match of matches) {
         if (settles(outcome)) {
           rewrites.push({ ...match, node: { kind: 'skipped', because: 'settled', tree: match.tree } });
@@ -316,6 +337,20 @@ class Binder {
       this.#chain.pop();
       this.#onChain.delete(shown);
     }
+  }
+
+  /** The rewrites of `path` by every matching dentry, or undefined when that is over budget. */
+  #rewrites(path: Path): DtabMatch[] | undefined {
+    const indexes = matchingIndexes(this.#dtab, path);
+    for (const index of indexes) {
+      const entry = this.#dtab[index];
+      if (entry !== undefined) this.rewriteSegments += rewriteSize(entry, path.length - entry.prefix.length);
+    }
+    if (this.rewriteSegments > this.#params.maxRewriteSegments) {
+      this.exhausted = `binding needs more than ${this.#params.maxRewriteSegments} path segments of rewrites; the dtab fans out too much`;
+      return undefined;
+    }
+    return indexes.map((index) => rewriteBy(this.#dtab, index, path));
   }
 
   /** Why `path` must not be looked up, or undefined. Counts the lookup. */

@@ -80,14 +80,55 @@ export interface DtabMatch {
 
 /** Every dentry matching `path`, in the order binding tries them: the last written first. */
 export function dtabMatches(dtab: Dtab, path: Path): DtabMatch[] {
-  const matches: DtabMatch[] = [];
+  return matchingIndexes(dtab, path).map((index) => rewriteBy(dtab, index, path));
+}
+
+/** Positions of the dentries matching `path`, last written first; cheap, nothing is rewritten. */
+export function matchingIndexes(dtab: Dtab, path: Path): number[] {
+  const indexes: number[] = [];
   for (let index = dtab.length - 1; index >= 0; index--) {
     const entry = dtab[index];
-    if (entry === undefined || !prefixMatches(entry.prefix, path)) continue;
-    const rest = pathDrop(path, entry.prefix.length);
-    matches.push({ index, dentry: entry, tree: mapNameTree(entry.dst, (p) => pathConcat(p, rest)) });
+    if (entry !== undefined && prefixMatches(entry.prefix, path)) indexes.push(index);
   }
-  return matches;
+  return indexes;
+}
+
+/** The rewrite of `path` by the dentry at `index`, which must match it. */
+export function rewriteBy(dtab: Dtab, index: number, path: Path): DtabMatch {
+  const entry = dtab[index];
+  if (entry === undefined) throw new RangeError(`no dentry at ${index}`);
+  const rest = pathDrop(path, entry.prefix.length);
+  return { index, dentry: entry, tree: mapNameTree(entry.dst, (p) => pathConcat(p, rest)) };
+}
+
+/** Path segments a rewrite by `entry` creates when `restLength` segments are left over. */
+export function rewriteSize(entry: Dentry, restLength: number): number {
+  let size = sizes.get(entry);
+  if (size === undefined) {
+    size = { leaves: 0, segments: 0 };
+    countLeaves(entry.dst, size);
+    sizes.set(entry, size);
+  }
+  return size.segments + size.leaves * restLength;
+}
+
+const sizes = new WeakMap<Dentry, { leaves: number; segments: number }>();
+
+function countLeaves(tree: NameTree<Path>, size: { leaves: number; segments: number }): void {
+  switch (tree.kind) {
+    case 'leaf':
+      size.leaves++;
+      size.segments += tree.value.length;
+      return;
+    case 'alt':
+      for (const t of tree.trees) countLeaves(t, size);
+      return;
+    case 'union':
+      for (const w of tree.trees) countLeaves(w.tree, size);
+      return;
+    default:
+      return;
+  }
 }
 
 /** Finagle `Dtab.lookup`: Neg when nothing matches, the one rewrite, or an Alt of them. */

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import {
   type BindParams,
   type BoundName,
+  bindParams,
   type ExplainNode,
   type Namer,
   type NamerEntry,
@@ -28,6 +29,7 @@ import {
   union,
   weighted,
 } from '../../../agent/naming/name-tree.ts';
+import { parseDtabOverride } from '../../../agent/naming/override.ts';
 import { parseDtab, parseNameTree, parsePath } from '../../../agent/naming/parse.ts';
 import { type Path, pathConcat, pathDrop, pathStartsWith, showPath } from '../../../agent/naming/path.ts';
 import { systemNamers } from '../../../agent/naming/system-namers.ts';
@@ -267,11 +269,29 @@ describe('delegation semantics', () => {
     assert.equal(e.lookups, 7); // 1 + 50 * 5 = 251 segments, then 301
   });
 
+  it('wide or many matching dentries in an 8 KiB override are capped by the rewrite budget, in milliseconds', () => {
+    const leaves = (n: number, op: string) => Array.from({ length: n }, () => '/a').join(op);
+    const hostile = {
+      wide: '/ => ' + leaves(1600, ' & '),
+      many: Array.from({ length: 100 }, () => '/ => ' + leaves(15, '&')).join(';'),
+      alternatives: '/ => ' + leaves(1600, ' | '),
+    };
+    for (const [name, text] of Object.entries(hostile)) {
+      const dtab = parseDtabOverride(text);
+      const started = performance.now();
+      const e = explain(dtab, path('/x/y/z'));
+      const took = performance.now() - started;
+      assert.ok(took < 100, `${name} took ${took} ms`);
+      assert.ok(e.rewriteSegments <= bindParams.maxRewriteSegments + 20_000, `${name}: ${e.rewriteSegments}`);
+      assert.deepEqual(e.result, fail('binding needs more than 100000 path segments of rewrites; the dtab fans out too much'), name);
+    }
+  });
+
   it('fan-out is capped by the lookup budget: the whole binding fails, quickly', () => {
     const levels = 40; // 2^40 lookups without the budget
     const hostile = Array.from({ length: levels }, (_, i) => `/a${i} => /a${i + 1} & /a${i + 1}`).join(';') + `;/a${levels} => /#/k8s/x`;
     const started = performance.now();
-    const e = explain(parseDtab(hostile), path('/a0'), [k8s], { maxDepth: 100, maxLookups: 1000, maxPathSegments: 256 });
+    const e = explain(parseDtab(hostile), path('/a0'), [k8s], { ...bindParams, maxLookups: 1000 });
     assert.ok(performance.now() - started < 500);
     assert.ok(e.lookups <= 1001, `lookups ${e.lookups}`);
     assert.deepEqual(e.result, fail('binding needs more than 1000 lookups; the dtab fans out too much'));
@@ -420,7 +440,7 @@ describe('binding agrees with a transcription of Finagle Namer.bind (fast-check)
   };
   const namers: NamerEntry[] = [{ prefix: ['#', 'n'], namer: n }, ...systemNamers];
   const refDepth = 4;
-  const ours: BindParams = { maxDepth: refDepth + 1, maxLookups: 1_000_000, maxPathSegments: 1000 };
+  const ours: BindParams = { maxDepth: refDepth + 1, maxLookups: 1_000_000, maxPathSegments: 1000, maxRewriteSegments: 1e12 };
 
   it('equal results whenever Finagle would not hit its depth limit; always terminates', () => {
     let compared = 0;

@@ -59,7 +59,7 @@ describe('explain: the delegation as data', () => {
   });
 
   it('explain and bind agree on the result for any dtab and path (fast-check)', () => {
-    const params = { maxDepth: 20, maxLookups: 100, maxPathSegments: 64 };
+    const params = { maxDepth: 20, maxLookups: 100, maxPathSegments: 64, maxRewriteSegments: 10_000 };
     fc.assert(
       fc.property(dtabArb, pathArb, (d, p) => {
         assert.deepEqual(explain(d, p, [k8s], params).result, bind(d, p, [k8s], params));
