@@ -294,12 +294,9 @@ class Binder {
 
   #bindPath(path: Path, depth: number): Bound<ExplainPath> {
     const refused = this.#refusal(path, depth);
-    if (refused !== undefined) {
-      return {
-        node: { kind: 'path', path, depth, rewrites: [], namers: [], error: refused, result: fail(refused) },
-        outcome: { ok: false, reason: refused },
-      };
-    }
+    if (refused !== undefined) return refusedPath(path, depth, refused);
+    const matches = this.#rewrites(path);
+    if (matches === undefined) return refusedPath(path, depth, this.exhausted ?? 'out of budget');
 
     const shown = showPath(path);
     this.#chain.push(shown);
@@ -308,15 +305,6 @@ class Binder {
       const rewrites: ExplainRewrite[] = [];
       const namers: ExplainNamer[] = [];
       let outcome: Outcome = { ok: true, tree: neg };
-
-      const matches = this.#rewrites(path);
-      if (matches === undefined) {
-        const reason = this.exhausted ?? 'out of budget';
-        return {
-          node: { kind: 'path', path, depth, rewrites: [], namers: [], error: reason, result: fail(reason) },
-          outcome: { ok: false, reason },
-        };
-      }
       for (const match of matches) {
         if (settles(outcome)) {
           rewrites.push({ ...match, node: { kind: 'skipped', because: 'settled', tree: match.tree } });
@@ -402,6 +390,13 @@ class Binder {
     }
     return { ok: true, tree: neg };
   }
+}
+
+function refusedPath(path: Path, depth: number, reason: string): Bound<ExplainPath> {
+  return {
+    node: { kind: 'path', path, depth, rewrites: [], namers: [], error: reason, result: fail(reason) },
+    outcome: { ok: false, reason },
+  };
 }
 
 /** True once an Alt (or the list of matching dentries) need not try further alternatives. */
