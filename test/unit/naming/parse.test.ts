@@ -24,7 +24,7 @@ import {
   parsePath,
   parsePrefix,
 } from '../../../agent/naming/parse.ts';
-import { emptyPath, pathOf, showPath } from '../../../agent/naming/path.ts';
+import { emptyPath, pathOf, segmentFromText, segmentToText, showPath } from '../../../agent/naming/path.ts';
 import { anyShapeTreeArb, dtabArb, parsedShapeTreeArb, pathArb, prefixArb } from './arbitraries.ts';
 
 const p = (...segments: string[]) => pathOf(...segments);
@@ -248,6 +248,12 @@ describe('paths', () => {
     assert.equal(showPath(p('ok', '\u00ff')), '/ok/\\xff');
     assert.deepEqual(parsePath('/\\x2a'), p('*'));
     assert.deepEqual(parsePrefix('/\\x2a/*'), ['*', anyElem]);
+  });
+
+  it('text segments are UTF-8 bytes, escaped when printed', () => {
+    const segment = segmentFromText('grüße');
+    assert.equal(showPath(p(segment)), '/\\x67\\x72\\xc3\\xbc\\xc3\\x9f\\x65');
+    assert.equal(segmentToText(parsePath(showPath(p(segment)))[0] ?? ''), 'grüße');
   });
 
   it('refuses to build a path with an empty segment or a non-byte character', () => {
