@@ -18,8 +18,8 @@ echo "== lint (eslint + typescript-eslint)"
 
 mapfile -t files < <(find test/unit test/stack test/e2e -name '*.test.ts' 2>/dev/null | sort)
 if ((${#files[@]} == 0)); then echo "no test files found" >&2; exit 1; fi
-[ -f test/leftovers.test.ts ] && files+=(test/leftovers.test.ts)
+[ -f test/zz-leftovers.test.ts ] && files+=(test/zz-leftovers.test.ts)
 echo "== tests (${#files[@]} files, run $WEFT_TEST_RUN)"
 # Files run one at a time: end-to-end tests build real namespaces and BPF attachments, and the
-# machine has two cores. The leftover sweep is last on purpose.
+# machine has two cores. node:test orders files by path, so the leftover sweep (test/zz-…) runs last.
 exec "$node" --test --test-concurrency=1 --test-timeout=180000 "${files[@]}"
