@@ -189,6 +189,8 @@ export interface DeadlineParams {
   readonly propagate: Readonly<Record<DeadlineHeader, boolean>>;
 }
 
+// l5d-ctx-deadline is read (Linkerd 1 meshes may call in) but not written by default: nothing
+// downstream of weft needs it, and weft-deadline carries the same information without clock skew.
 export const deadlineParams: DeadlineParams = {
   routeTimeoutMs: 10_000,
   honour: { [GRPC_TIMEOUT]: true, [L5D_CTX_DEADLINE]: true, [WEFT_DEADLINE]: true },

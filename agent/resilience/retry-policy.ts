@@ -9,7 +9,10 @@
 // - a 5xx, a reset after writing, a per-try timeout: retryable only for idempotent methods
 //   (RFC 9110 §9.2.2: GET HEAD OPTIONS TRACE PUT DELETE; method names are case-sensitive);
 // - a body larger than 64 KiB, or of unknown length, is never retried (it is not held for replay);
-// - at most 1 retry per request (Linkerd 2's route retry limit when a route enables retries).
+// - at most 1 retry per request. Linkerd 2 retries nothing until a route asks (HTTPRoute/GRPCRoute
+//   annotations `retry.linkerd.io/*`); once it does, the limit defaults to 1 (linkerd2 policy
+//   controller `limit.unwrap_or(1)`, and the proxy's `l5d-retry-limit` default). weft retries the
+//   safe cases above without being asked, with that same limit, under the budget.
 // A route may widen (all methods, more statuses, gRPC codes) or narrow (no statuses, no timeouts).
 import type { Exclusion } from '../balance/pick.ts';
 import type { Random } from '../balance/random.ts';
