@@ -22,8 +22,6 @@ export interface ResponseContext {
   readonly upgrade: boolean;
 }
 
-const MAX_DIGITS_VALUE = Math.floor((Number.MAX_SAFE_INTEGER - 9) / 10);
-
 export class FramingFacts {
   hostCount = 0;
   hostIndex = -1;
@@ -127,11 +125,12 @@ export class FramingFacts {
       for (; i < ve; i++) {
         const d = (buf[i] as number) - 0x30;
         if (d < 0 || d > 9) break;
-        if (n > MAX_DIGITS_VALUE) {
+        n = n * 10 + d;
+        // Rounding is monotonic, so a value past 2^53 never rounds back under it.
+        if (n > Number.MAX_SAFE_INTEGER) {
           this.clBad = true;
           return;
         }
-        n = n * 10 + d;
       }
       if (i === digitsStart) {
         this.clBad = true;
