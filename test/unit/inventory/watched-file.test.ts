@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FileRead, FileWatchParams } from '../../../agent/inventory/watched-file.ts';
+import { WatchedFile } from '../../../agent/inventory/watched-file.ts';
+import { systemClock } from '../../../agent/time/clock.ts';
+import { FakeClock } from '../balance/fake-clock.ts';
+import { waitFor } from '../../support/wait.ts';
+import { TempDir } from './fixtures.ts';
+
+const texts = (reads: readonly FileRead[]): string[] => reads.map((r) => (r.kind === 'content' ? r.text : r.kind));
+
+describe('WatchedFile', () => {
+  const dir = new TempDir();
+  after(() => dir.remove());
+
+  it('reads at start, then on directory events; identical content is delivered once', async () => {
+    const path = dir.write('a.txt', 'one');
+    const reads: FileRead[] = [];
+    const file = new WatchedFile(path, { debounceMs: 10, maxDelayMs: 100, pollMs: 60_000, maxBytes: 1024 }, { clock: systemClock, area: 'INVENTORY' }, (r) => reads.push(r));
+    file.start();
+    try {
+      await waitFor(() => reads.length >= 1);
+      dir.write('a.txt', 'one');
+      dir.replace('a.txt', 'one');
+      await sleep(80);
+      assert.deepEqual(texts(reads), ['one'], 'the same bytes again are not a change');
+      dir.replace('a.txt', 'two');
+      await waitFor(() => reads.length >= 2);
+      assert.deepEqual(texts(reads), ['one', 'two']);
+    } finally {
+      file.close();
+    }
+  });
+
+  it('debounces a burst of writes into one read of the final content', async () => {
+    const path = dir.write('b.txt', 'start');
+    const reads: FileRead[] = [];
+    const file = new WatchedFile(path, { debounceMs: 60, maxDelayMs: 1000, pollMs: 60_000, maxBytes: 1024 }, { clock: systemClock, area: 'INVENTORY' }, (r) => reads.push(r));
+    file.start();
+    try {
+      await waitFor(() => reads.length >= 1);
+      for (let i = 0; i < 5; i++) {
+        dir.write('b.txt', `step ${i}`);
+        await sleep(5);
+      }
+      await waitFor(() => reads.length >= 2);
+      await sleep(120);
+      assert.deepEqual(texts(reads), ['start', 'step 4']);
+    } finally {
+      file.close();
+    }
+  });
+
+  it('the stat poll alone finds a change when no event gets through (driven by a fake clock)', async () => {
+    const path = dir.write('c.txt', 'v1');
+    const clock = new FakeClock();
+    const reads: FileRead[] = [];
+    // Debounce so long that event-triggered checks never run: only the poll can deliver.
+    const params: FileWatchParams = { debounceMs: 1e9, maxDelayMs: 1e9, pollMs: 1000, maxBytes: 1024 };
+    const file = new WatchedFile(path, params, { clock, area: 'INVENTORY' }, (r) => reads.push(r));
+    file.start();
+    try {
+      await waitFor(() => reads.length >= 1);
+      dir.replace('c.txt', 'v2');
+      await sleep(50);
+      assert.deepEqual(texts(reads), ['v1'], 'no poll yet');
+      clock.advance(1000);
+      await waitFor(() => reads.length >= 2, { what: 'the poll to read v2' });
+      assert.deepEqual(texts(reads), ['v1', 'v2']);
+    } finally {
+      file.close();
+    }
+  });
+
+  it('follows a ConfigMap-style mount: the file is a symlink through ..data, swapped atomically', async () => {
+    const mount = dir.file('configmap');
+    mkdirSync(`${mount}/..v1`, { recursive: true });
+    writeFileSync(`${mount}/..v1/pods.yaml`, 'first');
+    symlinkSync('..v1', `${mount}/..data`);
+    symlinkSync('..data/pods.yaml', `${mount}/pods.yaml`);
+    const reads: FileRead[] = [];
+    const file = new WatchedFile(`${mount}/pods.yaml`, { debounceMs: 10, maxDelayMs: 100, pollMs: 60_000, maxBytes: 1024 }, { clock: systemClock, area: 'INVENTORY' }, (r) => reads.push(r));
+    file.start();
+    try {
+      await waitFor(() => reads.length >= 1);
+      // What the kubelet does: new timestamped dir, new ..data_tmp link, rename over ..data.
+      mkdirSync(`${mount}/..v2`);
+      writeFileSync(`${mount}/..v2/pods.yaml`, 'second');
+      symlinkSync('..v2', `${mount}/..data_tmp`);
+      renameSync(`${mount}/..data_tmp`, `${mount}/..data`);
+      await waitFor(() => reads.length >= 2, { what: 'the swapped content' });
+      assert.deepEqual(texts(reads), ['first', 'second']);
+    } finally {
+      file.close();
+    }
+  });
+
+  it('reports a missing file once, and a file over the size limit', async () => {
+    const reads: FileRead[] = [];
+    const clock = new FakeClock();
+    const file = new WatchedFile(dir.file('nope.txt'), { debounceMs: 1e9, maxDelayMs: 1e9, pollMs: 1000, maxBytes: 8 }, { clock, area: 'DISCOVERY' }, (r) => reads.push(r));
+    file.start();
+    try {
+      await waitFor(() => reads.length >= 1);
+      clock.advance(1000);
+      await sleep(30);
+      assert.equal(reads.length, 1, 'still missing: not reported again');
+      assert.equal(reads[0]?.kind === 'missing' ? reads[0].error.code : reads[0]?.kind, 'WEFT_E_DISCOVERY_FILE_MISSING');
+      dir.write('nope.txt', 'more than eight bytes');
+      clock.advance(1000);
+      await waitFor(() => reads.length >= 2);
+      assert.equal(reads[1]?.kind === 'error' ? reads[1].error.code : reads[1]?.kind, 'WEFT_E_DISCOVERY_FILE_TOO_LARGE');
+    } finally {
+      file.close();
+    }
+  });
+});
