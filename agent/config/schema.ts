@@ -1,0 +1,212 @@
+// The agent's configuration: one zod schema that is both the validator and the source of defaults.
+// Zero-config is the rule: every field may be left out of the input and comes back filled in, so
+// `weft agent` with no file and no env runs with the values below. Every message says what is
+// allowed, because the reader is an operator looking at a crash-looping DaemonSet, not a developer.
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import { isAbsolute, posix } from 'node:path';
+import { z } from 'zod';
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+const portRule = 'must be a whole number from 1 to 65535';
+
+function port(): z.ZodInt {
+  return z.int({ error: portRule }).min(1, { error: portRule }).max(65535, { error: portRule });
+}
+
+function wholeNumber(min: number, max: number, unit: string): z.ZodInt {
+  const rule = `must be a whole number of ${unit} from ${min} to ${max}`;
+  return z.int({ error: rule }).min(min, { error: rule }).max(max, { error: rule });
+}
+
+const absolutePathRule = 'must be an absolute path (starting with "/")';
+
+/** Absolute, normalised (no `..`, no trailing slash), so paths compare and join predictably. */
+function absolutePath(): z.ZodPipe<z.ZodString, z.ZodTransform<string, string>> {
+  return z
+    .string({ error: absolutePathRule })
+    .refine((value) => isAbsolute(value) && !value.includes('\0'), { error: absolutePathRule })
+    .transform(normalisePath);
+}
+
+function normalisePath(value: string): string {
+  const normal = posix.normalize(value);
+  return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
+}
+
+// Kubernetes node names are RFC 1123 subdomains; the agent matches pods by `spec.nodeName`, so a
+// name that could never appear there is a mistake worth stopping at.
+const nodeNamePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const nodeNameRule = 'must be a Kubernetes node name: lowercase letters, digits, "-" and ".", at most 253 characters';
+
+// A name (or nested names) under bpffs. Not a path of its own: pins must stay under bpf.bpffs so
+// a stale-pin sweep never walks outside it.
+const pinDirPattern = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
+const pinDirRule = 'must be a relative directory name under bpf.bpffs (letters, digits, ".", "_", "-", "/" between names; no "..")';
+
+const podsRootRule = 'must be "auto" (find kubepods.slice or kubepods under the cgroup2 mount) or an absolute path';
+
+/**
+ * A strict object whose unknown keys are reported with the keys allowed there (and the nearest
+ * one), since a typo such as `admin.prot` would otherwise be silently ignored.
+ */
+function section<Shape extends z.ZodRawShape>(shape: Shape): z.ZodObject<Shape, z.core.$strict> {
+  const allowed = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code === 'unrecognized_keys') return unknownKeyMessage(issue.keys, allowed);
+      return `must be a mapping of settings (allowed keys: ${allowed.join(', ')})`;
+    },
+  });
+}
+
+function unknownKeyMessage(keys: readonly string[], allowed: readonly string[]): string {
+  const hints = keys.map((key) => nearest(key, allowed)).filter((hint): hint is string => hint !== undefined);
+  const hint = hints.length === 0 ? '' : `; did you mean ${hints.map((h) => `"${h}"`).join(', ')}?`;
+  return `unknown setting (allowed here: ${allowed.join(', ')})${hint}`;
+}
+
+/** The allowed key within edit distance 2 of `key`, if any. */
+function nearest(key: string, allowed: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of allowed) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { key: candidate, distance };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+// Cross-field rules run even when another field already failed (`when`), so one run lists every
+// problem. Their inputs may then be of the wrong type, hence the guards.
+const always = { when: () => true };
+const isPort = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535;
+
+const nodeSchema = section({
+  name: z
+    .string({ error: nodeNameRule })
+    .max(253, { error: nodeNameRule })
+    .regex(nodeNamePattern, { error: nodeNameRule })
+    // kubelet lowercases the hostname for the node name; do the same so the default matches it.
+    .prefault(() => hostname().toLowerCase()),
+});
+
+const cgroupSchema = section({
+  podsRoot: z
+    .string({ error: podsRootRule })
+    .refine((value) => value === 'auto' || (isAbsolute(value) && !value.includes('\0')), { error: podsRootRule })
+    .transform((value) => (value === 'auto' ? value : normalisePath(value)))
+    .prefault('auto'),
+});
+
+const bpfSchema = section({
+  bpffs: absolutePath().prefault('/sys/fs/bpf'),
+  pinDir: z
+    .string({ error: pinDirRule })
+    .max(200, { error: pinDirRule })
+    .regex(pinDirPattern, { error: pinDirRule })
+    .refine((value) => !value.split('/').some((part) => part === '.' || part === '..'), { error: pinDirRule })
+    .prefault('weft'),
+  heartbeatIntervalMs: wholeNumber(10, 10_000, 'milliseconds').prefault(200),
+  heartbeatTimeoutMs: wholeNumber(20, 60_000, 'milliseconds').prefault(1000),
+}).refine(
+  // connect4 treats a heartbeat older than the timeout as "agent gone" and stops capturing; with
+  // less than two beats of margin one late timer tick would make capture flap.
+  (bpf) => typeof bpf.heartbeatIntervalMs !== 'number' || typeof bpf.heartbeatTimeoutMs !== 'number' || bpf.heartbeatTimeoutMs > 2 * bpf.heartbeatIntervalMs,
+  { ...always, path: ['heartbeatTimeoutMs'], error: 'must be more than twice bpf.heartbeatIntervalMs, so one late heartbeat does not turn capture off' },
+);
+
+const captureSchema = section({
+  outboundPort: port().prefault(4140),
+  inboundPort: port().prefault(4143),
+  excludedPorts: z
+    .array(port(), { error: 'must be a list of port numbers (1 to 65535)' })
+    .max(64, { error: 'must list at most 64 ports' })
+    .refine((ports) => new Set(ports).size === ports.length, { error: 'must not list a port twice' })
+    .prefault([]),
+  captureV6: z.boolean({ error: 'must be true or false' }).prefault(true),
+  detectTimeoutMs: wholeNumber(100, 300_000, 'milliseconds').prefault(10_000),
+}).refine((capture) => !(isPort(capture.outboundPort) && capture.outboundPort === capture.inboundPort), {
+  ...always,
+  path: ['inboundPort'],
+  error: 'must differ from capture.outboundPort: both listen in every meshed pod',
+});
+
+const optionalFile = section({ file: absolutePath().optional() });
+
+const adminSchema = section({
+  address: z
+    .string({ error: 'must be an IP address, such as 127.0.0.1 or ::1' })
+    .refine((value) => isIP(value) !== 0, { error: 'must be an IP address, such as 127.0.0.1 or ::1' })
+    .prefault('127.0.0.1'),
+  // 0 asks the kernel for a free port: for tests and demos that run several agents at once.
+  port: z
+    .int({ error: 'must be a whole number from 0 to 65535 (0: any free port)' })
+    .min(0, { error: 'must be a whole number from 0 to 65535 (0: any free port)' })
+    .max(65535, { error: 'must be a whole number from 0 to 65535 (0: any free port)' })
+    .prefault(4191),
+  allowRemote: z.boolean({ error: 'must be true or false' }).prefault(false),
+}).refine((admin) => typeof admin.address !== 'string' || isIP(admin.address) === 0 || isLoopback(admin.address) || admin.allowRemote === true, {
+  ...always,
+  path: ['address'],
+  error: 'is not a loopback address: the admin port would be reachable from pods; use 127.0.0.1 or ::1, or set admin.allowRemote: true if that is intended',
+});
+
+export function isLoopback(address: string): boolean {
+  return address === '::1' || /^127\./.test(address) || /^::ffff:127\./i.test(address);
+}
+
+const logSchema = section({
+  level: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).prefault('info'),
+});
+
+export const configSchema = section({
+  node: nodeSchema.prefault({}),
+  cgroup: cgroupSchema.prefault({}),
+  bpf: bpfSchema.prefault({}),
+  capture: captureSchema.prefault({}),
+  inventory: optionalFile.prefault({}),
+  discovery: optionalFile.prefault({}),
+  admin: adminSchema.prefault({}),
+  log: logSchema.prefault({}),
+})
+  // The admin server and the capture listeners share the host netns when the agent falls back to
+  // host-netns listeners, so a shared port would fail to bind only on those hosts.
+  .refine((config) => !samePort(config.admin?.port, config.capture?.outboundPort), {
+    ...always,
+    path: ['admin', 'port'],
+    error: 'must differ from capture.outboundPort',
+  })
+  .refine((config) => !samePort(config.admin?.port, config.capture?.inboundPort), {
+    ...always,
+    path: ['admin', 'port'],
+    error: 'must differ from capture.inboundPort',
+  });
+
+function samePort(a: unknown, b: unknown): boolean {
+  return isPort(a) && a === b;
+}
+
+/** The fully resolved configuration: every field present. */
+export type WeftConfig = z.output<typeof configSchema>;
+/** What a file or caller may give: every field optional. */
+export type WeftConfigInput = z.input<typeof configSchema>;
+
+/** Where the pins live: `<bpffs>/<pinDir>`. */
+export function bpfPinPath(bpf: WeftConfig['bpf']): string {
+  return posix.join(bpf.bpffs, bpf.pinDir);
+}
