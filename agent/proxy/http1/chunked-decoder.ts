@@ -274,13 +274,11 @@ export class ChunkedDecoder implements BodyReader {
     if (this.#trailerLen + (end - i) > this.#maxTrailer) return this.#failAt('WEFT_E_HTTP1_TRAILERS_TOO_LARGE');
     this.#appendTrailer(buf, i, end);
     if (j === len) return len;
-    const acc = this.#trailerAcc as Buffer;
-    const lf = this.#trailerLen - 1;
-    const lineStart = this.#trailerLineStart;
-    if (acc[lf - 1] !== CR || lf - 1 < lineStart) return this.#failAt('WEFT_E_HTTP1_BARE_LF');
     if (this.#trailerFields.length / FIELD_STRIDE >= this.#maxFields) return this.#failAt('WEFT_E_HTTP1_TOO_MANY_FIELDS');
-    const error = parseFieldLine(acc, lineStart, lf - 1, 0, this.#trailerFields);
-    if (error !== undefined) return this.#failAt(error);
+    // The gathered line ends in its LF, so the checker either takes it whole or names the first bad byte.
+    const r = parseFieldLine(this.#trailerAcc as Buffer, this.#trailerLineStart, this.#trailerLen, 0, this.#trailerFields);
+    if (typeof r === 'string') return this.#failAt(r);
+    if (r !== this.#trailerLen) return this.#failAt('WEFT_E_HTTP1_BARE_LF');
     this.#trailerLineStart = this.#trailerLen;
     this.#state = TRAILER_START;
     return end;

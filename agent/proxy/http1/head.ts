@@ -1,6 +1,7 @@
-// A parsed head: the bytes it came in, offsets into them, and the framing decision. Names and values
-// stay bytes until someone asks (most fields are only copied through to the next hop), so parsing a
-// head makes this object, its offsets array and the strings for method, and nothing per field.
+// A parsed head: where its bytes are, offsets into them, and the framing decision. Names and values
+// stay bytes until someone asks (most fields are only copied through to the next hop, and making a
+// string from a Buffer costs ~100 ns here), so parsing a head makes this object and its offsets
+// array, and nothing per field; common methods are constant strings.
 import { equalsLower } from './chars.ts';
 import { FIELD_STRIDE } from './field-line.ts';
 import type { BodyFraming, FramingFacts, ResponseContext } from './framing.ts';
@@ -10,10 +11,13 @@ import type { StartLine, TargetForm } from './start-line.ts';
 export class Http1Head implements ResponseContext {
   readonly kind: 'request' | 'response';
   /**
-   * The head's bytes, start line through the blank line. A view of the caller's chunk when the head
-   * came in one piece (no copy): a caller that reuses read buffers must copy before reusing one.
+   * The buffer holding the head, at source[start, end): the caller's chunk when the head came in one
+   * piece (no copy; a caller that reuses read buffers must copy before reusing one), else the buffer
+   * the parser gathered it in. Offsets in `fields` are relative to `start`.
    */
-  readonly bytes: Buffer;
+  readonly source: Buffer;
+  readonly start: number;
+  readonly end: number;
   /** Request method, case kept (methods are case-sensitive); '' for a response. */
   readonly method: string;
   /** Request target form (RFC 9112 §3.2); 'origin' for a response. */
@@ -44,10 +48,21 @@ export class Http1Head implements ResponseContext {
   readonly #reasonStart: number;
   readonly #reasonEnd: number;
   #target: string | undefined;
+  #bytes: Buffer | undefined;
 
-  constructor(kind: 'request' | 'response', bytes: Buffer, line: StartLine, fields: number[], facts: FramingFacts) {
+  constructor(
+    kind: 'request' | 'response',
+    source: Buffer,
+    start: number,
+    end: number,
+    line: StartLine,
+    fields: number[],
+    facts: FramingFacts,
+  ) {
     this.kind = kind;
-    this.bytes = bytes;
+    this.source = source;
+    this.start = start;
+    this.end = end;
     this.method = line.method;
     this.targetForm = line.targetForm;
     this.status = line.status;
@@ -66,28 +81,43 @@ export class Http1Head implements ResponseContext {
     this.#reasonStart = line.reasonStart;
     this.#reasonEnd = line.reasonEnd;
     this.#target = undefined;
+    this.#bytes = undefined;
+  }
+
+  /** The head's bytes, start line through the blank line (a view, made on first use). */
+  get bytes(): Buffer {
+    return (this.#bytes ??= this.source.subarray(this.start, this.end));
+  }
+
+  /** The head's size in bytes. */
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  #text(from: number, to: number): string {
+    return this.source.toString('latin1', this.start + from, this.start + to);
   }
 
   /** The request-target as sent; '' for a response. */
   get target(): string {
-    return (this.#target ??= this.bytes.toString('latin1', this.#targetStart, this.#targetEnd));
+    return (this.#target ??= this.#text(this.#targetStart, this.#targetEnd));
   }
 
   /** The reason-phrase of a response; '' for a request. */
   get reason(): string {
-    return this.bytes.toString('latin1', this.#reasonStart, this.#reasonEnd);
+    return this.#text(this.#reasonStart, this.#reasonEnd);
   }
 
   /** Field name i as sent (case kept). */
   name(i: number): string {
     const f = this.fields;
-    return this.bytes.toString('latin1', f[i * FIELD_STRIDE], f[i * FIELD_STRIDE + 1]);
+    return this.#text(f[i * FIELD_STRIDE] as number, f[i * FIELD_STRIDE + 1] as number);
   }
 
   /** Field value i without surrounding whitespace; obs-text bytes come back as latin1 characters. */
   value(i: number): string {
     const f = this.fields;
-    return this.bytes.toString('latin1', f[i * FIELD_STRIDE + 2], f[i * FIELD_STRIDE + 3]);
+    return this.#text(f[i * FIELD_STRIDE + 2] as number, f[i * FIELD_STRIDE + 3] as number);
   }
 
   known(i: number): KnownField {
@@ -97,7 +127,8 @@ export class Http1Head implements ResponseContext {
   /** Whether field i's name is `lower` (lowercase), compared without making a string. */
   nameIs(i: number, lower: string): boolean {
     const f = this.fields;
-    return equalsLower(this.bytes, f[i * FIELD_STRIDE] as number, f[i * FIELD_STRIDE + 1] as number, lower);
+    const at = this.start;
+    return equalsLower(this.source, at + (f[i * FIELD_STRIDE] as number), at + (f[i * FIELD_STRIDE + 1] as number), lower);
   }
 
   /** Index of the first field named `lower` (lowercase), or -1. */

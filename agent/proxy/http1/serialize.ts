@@ -33,10 +33,12 @@ const CONNECTION_KEEP_ALIVE = latin1('connection: keep-alive\r\n');
 
 /** Serializes `head` for the next hop, hop-by-hop fields removed (see hop-by-hop.ts). */
 export function serializeHead(head: Http1Head, options: SerializeOptions = {}): Buffer {
-  const bytes = head.bytes;
+  // Offsets are relative to the head's start in `src`.
+  const src = head.source;
+  const at = head.start;
   const f = head.fields;
   const n = head.fieldCount;
-  const sectionEnd = bytes.length - 2; // the blank line's CRLF
+  const sectionEnd = head.length - 2; // the blank line's CRLF
   const lineEnd = (n > 0 ? (f[0] as number) : sectionEnd) - 2; // end of the start line, CRLF excluded
 
   const isRequest = head.kind === 'request';
@@ -72,11 +74,11 @@ export function serializeHead(head: Http1Head, options: SerializeOptions = {}): 
   const out = Buffer.allocUnsafe(total);
   let o = 0;
   if (isRequest) {
-    o += bytes.copy(out, o, startFrom, startTo);
+    o += src.copy(out, o, at + startFrom, at + startTo);
     o += REQUEST_VERSION.copy(out, o);
   } else {
     o += RESPONSE_VERSION.copy(out, o);
-    o += bytes.copy(out, o, startFrom, startTo);
+    o += src.copy(out, o, at + startFrom, at + startTo);
     o += CRLF.copy(out, o);
   }
   // Runs of forwarded lines are contiguous in the original head: one copy per run.
@@ -86,11 +88,11 @@ export function serializeHead(head: Http1Head, options: SerializeOptions = {}): 
     if (keep[i] === true) {
       if (run < 0) run = lineStart;
     } else if (run >= 0) {
-      o += bytes.copy(out, o, run, lineStart);
+      o += src.copy(out, o, at + run, at + lineStart);
       run = -1;
     }
   }
-  if (run >= 0) o += bytes.copy(out, o, run, sectionEnd);
+  if (run >= 0) o += src.copy(out, o, at + run, at + sectionEnd);
   if (extra !== undefined) o += extra.copy(out, o);
   if (body === 'chunked') {
     o += TE_CHUNKED.copy(out, o);

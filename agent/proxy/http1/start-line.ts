@@ -1,7 +1,9 @@
-// The first line of a message: request-line (RFC 9112 §3) or status-line (§4). Strict: single SPs
+// The first line of a message: request-line (RFC 9112 §3) or status-line (§4), checked in one pass
+// that also finds the line's end; the first byte out of place decides the reason. Strict: single SPs
 // (§3 allows whitespace-splitting parsers, and that leniency is where two parsers start to disagree),
 // a case-sensitive "HTTP/" name (§2.3), and only HTTP/1.0 and HTTP/1.1.
-import { AUTHORITY, CR, FIELD_VALUE, SP, TARGET, TCHAR, equalsAscii } from './chars.ts';
+import { AUTHORITY, FIELD_VALUE, SP, TARGET, TCHAR, equalsAscii } from './chars.ts';
+import { type LineResult, NEED_MORE, lineStop } from './field-line.ts';
 import type { Http1ErrorCode } from './rejection.ts';
 
 export type TargetForm = 'origin' | 'absolute' | 'authority' | 'asterisk';
@@ -36,22 +38,50 @@ function isAlpha(b: number | undefined): boolean {
   return b !== undefined && ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a));
 }
 
-function hasCr(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (buf[i] === CR) return true;
-  return false;
+const VERSION_PREFIX = [H, T, T, P, SLASH];
+
+/**
+ * Checks the 8 bytes of "HTTP/" DIGIT "." DIGIT from buf[i] one by one, so the first wrong byte
+ * decides. Returns i + 8, NEED_MORE, or the reason (`bad` for a wrong byte).
+ */
+function versionBytes(buf: Buffer, i: number, end: number, bad: Http1ErrorCode): LineResult {
+  // Nearly always "HTTP/1.1" or "HTTP/1.0": one straight comparison, then the general loop.
+  if (
+    i + 8 <= end &&
+    buf[i] === H &&
+    buf[i + 1] === T &&
+    buf[i + 2] === T &&
+    buf[i + 3] === P &&
+    buf[i + 4] === SLASH &&
+    buf[i + 5] === 0x31 &&
+    buf[i + 6] === DOT &&
+    (buf[i + 7] === 0x31 || buf[i + 7] === 0x30)
+  ) {
+    return i + 8;
+  }
+  for (let k = 0; k < 8; k++, i++) {
+    if (i === end) return NEED_MORE;
+    const b = buf[i];
+    const ok = k < 5 ? b === VERSION_PREFIX[k] : k === 6 ? b === DOT : isDigit(b);
+    if (!ok) return stopReason(buf, i, end, bad, bad);
+  }
+  return i;
+}
+
+/** lineStop, where ending the line here is itself the reason `atLineEnd`. */
+function stopReason(buf: Buffer, i: number, end: number, atLineEnd: Http1ErrorCode, other: Http1ErrorCode): LineResult {
+  const r = lineStop(buf, i, end, atLineEnd, other);
+  return r === 0 ? atLineEnd : r;
 }
 
 /**
- * "HTTP/" DIGIT "." DIGIT at buf[i]: the minor version (0 or 1), -1 if malformed, -2 if well formed
- * but not a version spoken here.
+ * The minor version of "HTTP/" DIGIT "." DIGIT at buf[i] (already checked): 0 or 1, or -1 for a
+ * version not spoken here. RFC 9110 §2.5 would let a 1.x recipient treat x > 1 as 1.1; refusing is
+ * simpler and unambiguous.
  */
-function version(buf: Buffer, i: number): number {
-  if (buf[i] !== H || buf[i + 1] !== T || buf[i + 2] !== T || buf[i + 3] !== P || buf[i + 4] !== SLASH) return -1;
-  const major = buf[i + 5];
-  const minor = buf[i + 7];
-  if (!isDigit(major) || buf[i + 6] !== DOT || !isDigit(minor)) return -1;
-  // RFC 9110 §2.5 would let a 1.x recipient treat x > 1 as 1.1; refusing is simpler and unambiguous.
-  if (major !== 0x31 || minor > 0x31) return -2;
+function minorVersion(buf: Buffer, i: number): number {
+  const minor = buf[i + 7] as number;
+  if (buf[i + 5] !== 0x31 || minor > 0x31) return -1;
   return minor - 0x30;
 }
 
@@ -84,32 +114,32 @@ function method(buf: Buffer, start: number, end: number): string {
   return buf.toString('latin1', start, end);
 }
 
-/** Parses buf[start, end) (no CRLF) as a request-line into `out`, offsets relative to `base`. */
-export function parseRequestLine(
-  buf: Buffer,
-  start: number,
-  end: number,
-  base: number,
-  out: StartLine,
-): Http1ErrorCode | undefined {
+/**
+ * Parses the request-line starting at buf[start], looking no further than buf[end - 1]. Offsets in
+ * `out` are relative to `base`. Returns where the next line starts, NEED_MORE, or the reason.
+ */
+export function parseRequestLine(buf: Buffer, start: number, end: number, base: number, out: StartLine): LineResult {
   let i = start;
   while (i < end && TCHAR[buf[i] as number] === 1) i++;
-  const methodEnd = i;
-  if (i === end) return hasCr(buf, start, end) ? 'WEFT_E_HTTP1_BARE_CR' : 'WEFT_E_HTTP1_BAD_REQUEST_LINE';
-  if (buf[i] !== SP) return buf[i] === CR ? 'WEFT_E_HTTP1_BARE_CR' : 'WEFT_E_HTTP1_BAD_METHOD';
-  if (methodEnd === start) return 'WEFT_E_HTTP1_BAD_REQUEST_LINE';
-  const targetStart = ++i;
+  if (i === end) return NEED_MORE;
+  if (buf[i] !== SP) return stopReason(buf, i, end, 'WEFT_E_HTTP1_BAD_REQUEST_LINE', 'WEFT_E_HTTP1_BAD_METHOD');
+  if (i === start) return 'WEFT_E_HTTP1_BAD_REQUEST_LINE';
+  const methodEnd = i++;
+  const targetStart = i;
   while (i < end && TARGET[buf[i] as number] === 1) i++;
-  const targetEnd = i;
-  if (i === end) return hasCr(buf, start, end) ? 'WEFT_E_HTTP1_BARE_CR' : 'WEFT_E_HTTP1_BAD_REQUEST_LINE';
-  if (buf[i] !== SP) return buf[i] === CR ? 'WEFT_E_HTTP1_BARE_CR' : 'WEFT_E_HTTP1_BAD_TARGET';
-  if (targetEnd === targetStart) return 'WEFT_E_HTTP1_BAD_REQUEST_LINE';
-  i++;
-  if (hasCr(buf, i, end)) return 'WEFT_E_HTTP1_BARE_CR';
-  if (end - i !== 8) return 'WEFT_E_HTTP1_BAD_VERSION';
-  const minor = version(buf, i);
-  if (minor === -1) return 'WEFT_E_HTTP1_BAD_VERSION';
-  if (minor === -2) return 'WEFT_E_HTTP1_UNSUPPORTED_VERSION';
+  if (i === end) return NEED_MORE;
+  if (buf[i] !== SP) return stopReason(buf, i, end, 'WEFT_E_HTTP1_BAD_REQUEST_LINE', 'WEFT_E_HTTP1_BAD_TARGET');
+  if (i === targetStart) return 'WEFT_E_HTTP1_BAD_REQUEST_LINE';
+  const targetEnd = i++;
+  const versionStart = i;
+  const v = versionBytes(buf, i, end, 'WEFT_E_HTTP1_BAD_VERSION');
+  if (typeof v === 'string' || v === NEED_MORE) return v;
+  i = v;
+  if (i === end) return NEED_MORE;
+  const r = lineStop(buf, i, end, 0, 'WEFT_E_HTTP1_BAD_VERSION');
+  if (r !== 0) return r;
+  const minor = minorVersion(buf, versionStart);
+  if (minor < 0) return 'WEFT_E_HTTP1_UNSUPPORTED_VERSION';
 
   const m = method(buf, start, methodEnd);
   const form = targetForm(buf, targetStart, targetEnd, m);
@@ -122,7 +152,7 @@ export function parseRequestLine(
   out.status = 0;
   out.reasonStart = 0;
   out.reasonEnd = 0;
-  return undefined;
+  return i + 2;
 }
 
 // RFC 9112 §3.2: CONNECT takes authority-form and only it; "*" only with OPTIONS; otherwise an
@@ -172,43 +202,46 @@ function isAuthorityForm(buf: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-/** Parses buf[start, end) (no CRLF) as a status-line into `out`, offsets relative to `base`. */
-export function parseStatusLine(
-  buf: Buffer,
-  start: number,
-  end: number,
-  base: number,
-  out: StartLine,
-): Http1ErrorCode | undefined {
-  if (hasCr(buf, start, end)) return 'WEFT_E_HTTP1_BARE_CR';
-  if (end - start < 12 || buf[start + 8] !== SP) return 'WEFT_E_HTTP1_BAD_STATUS_LINE';
-  const minor = version(buf, start);
-  if (minor === -1) return 'WEFT_E_HTTP1_BAD_STATUS_LINE';
-  if (minor === -2) return 'WEFT_E_HTTP1_UNSUPPORTED_VERSION';
-  const d0 = buf[start + 9];
-  const d1 = buf[start + 10];
-  const d2 = buf[start + 11];
-  if (!isDigit(d0) || !isDigit(d1) || !isDigit(d2)) return 'WEFT_E_HTTP1_BAD_STATUS_LINE';
-  const status = (d0 - 0x30) * 100 + (d1 - 0x30) * 10 + (d2 - 0x30);
-  // RFC 9110 §15: status codes are 100–599; outside that the class, and so the framing, is unknown.
-  if (status < 100 || status > 599) return 'WEFT_E_HTTP1_BAD_STATUS_LINE';
-  let reasonStart = end;
-  if (end > start + 12) {
-    // The SP before an empty reason-phrase is often left out; nothing depends on the phrase (RFC 9112
-    // §4: a client SHOULD ignore it), so that omission is tolerated.
-    if (buf[start + 12] !== SP) return 'WEFT_E_HTTP1_BAD_STATUS_LINE';
-    reasonStart = start + 13;
-    for (let i = reasonStart; i < end; i++) {
-      if (FIELD_VALUE[buf[i] as number] !== 1) return 'WEFT_E_HTTP1_BAD_STATUS_LINE';
-    }
+/**
+ * Parses the status-line starting at buf[start], looking no further than buf[end - 1]. Offsets in
+ * `out` are relative to `base`. Returns where the next line starts, NEED_MORE, or the reason.
+ */
+export function parseStatusLine(buf: Buffer, start: number, end: number, base: number, out: StartLine): LineResult {
+  const bad = 'WEFT_E_HTTP1_BAD_STATUS_LINE';
+  const v = versionBytes(buf, start, end, bad);
+  if (typeof v === 'string' || v === NEED_MORE) return v;
+  let i = v;
+  if (i === end) return NEED_MORE;
+  if (buf[i] !== SP) return stopReason(buf, i, end, bad, bad);
+  i++;
+  let status = 0;
+  for (let k = 0; k < 3; k++, i++) {
+    if (i === end) return NEED_MORE;
+    const d = buf[i];
+    if (!isDigit(d)) return stopReason(buf, i, end, bad, bad);
+    status = status * 10 + (d - 0x30);
   }
+  if (i === end) return NEED_MORE;
+  let reasonStart = i;
+  if (buf[i] === SP) {
+    reasonStart = ++i;
+    while (i < end && FIELD_VALUE[buf[i] as number] === 1) i++;
+    if (i === end) return NEED_MORE;
+  }
+  // The SP before an empty reason-phrase is often left out; nothing depends on the phrase (RFC 9112
+  // §4: a client SHOULD ignore it), so that omission is tolerated.
+  const r = lineStop(buf, i, end, 0, bad);
+  if (r !== 0) return r;
+  if (minorVersion(buf, start) < 0) return 'WEFT_E_HTTP1_UNSUPPORTED_VERSION';
+  // RFC 9110 §15: status codes are 100–599; outside that the class, and so the framing, is unknown.
+  if (status < 100 || status > 599) return bad;
   out.method = '';
   out.targetStart = 0;
   out.targetEnd = 0;
   out.targetForm = 'origin';
-  out.minor = minor;
+  out.minor = minorVersion(buf, start);
   out.status = status;
   out.reasonStart = reasonStart - base;
-  out.reasonEnd = end - base;
-  return undefined;
+  out.reasonEnd = i - base;
+  return i + 2;
 }

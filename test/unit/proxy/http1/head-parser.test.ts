@@ -97,6 +97,7 @@ describe('HeadParser: refusals, each with its status and code', () => {
     ['trailing space after version', 'GET / HTTP/1.1 \r\nHost: a\r\n\r\n', 400, 'WEFT_E_HTTP1_BAD_VERSION'],
     ['lowercase version name', 'GET / http/1.1\r\nHost: a\r\n\r\n', 400, 'WEFT_E_HTTP1_BAD_VERSION'],
     ['two-digit minor', 'GET / HTTP/1.10\r\nHost: a\r\n\r\n', 400, 'WEFT_E_HTTP1_BAD_VERSION'],
+    ['letter for minor', 'GET / HTTP/1.x\r\nHost: a\r\n\r\n', 400, 'WEFT_E_HTTP1_BAD_VERSION'],
     ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505, 'WEFT_E_HTTP1_UNSUPPORTED_VERSION'],
     ['HTTP/1.2', 'GET / HTTP/1.2\r\nHost: a\r\n\r\n', 505, 'WEFT_E_HTTP1_UNSUPPORTED_VERSION'],
     ['HTTP/0.9 spelled out', 'GET / HTTP/0.9\r\nHost: a\r\n\r\n', 505, 'WEFT_E_HTTP1_UNSUPPORTED_VERSION'],
@@ -293,6 +294,33 @@ describe('HeadParser: properties', () => {
         }
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('any bytes get the same answer however they are cut: the same head, or the same refusal', () => {
+    const params = { ...http1Params, maxHeadBytes: 200, maxRequestLineBytes: 60, maxFields: 6 };
+    const answer = (side: 'request' | 'response', pieces: Buffer[]) => {
+      const { result, end } = parsePieces(side, pieces, undefined, params);
+      if (result.kind === 'head') return { end, head: headView(result.head) };
+      return result.kind === 'reject' ? result.code : result.kind;
+    };
+    const near = fc
+      .tuple(requestSpecArb, fc.array(fc.tuple(fc.nat(), fc.constantFrom(0, 9, 10, 13, 32, 58, 127, 200, 65)), { maxLength: 3 }))
+      .map(([spec, edits]) => {
+        const b = latin1(requestText(spec));
+        for (const [at, byte] of edits) b[at % b.length] = byte;
+        return b;
+      });
+    fc.assert(
+      fc.property(
+        fc.constantFrom<'request' | 'response'>('request', 'response'),
+        fc.oneof(near, fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a))),
+        cutsArb,
+        (side, bytes, cuts) => {
+          assert.deepEqual(answer(side, split(bytes, cuts)), answer(side, [bytes]));
+        },
+      ),
+      { numRuns: 1500 },
     );
   });
 
