@@ -39,7 +39,10 @@ export function isForwarded(head: Http1Head, i: number, options: ForwardOptions 
       return false;
     case KnownField.upgrade:
       // RFC 9110 §7.8: Upgrade is hop-by-hop; it goes on only with the upgrade it asks for (a request
-      // that asks, or the 101 that grants it).
+      // that asks, or the 101 that grants it), with "connection: upgrade" and no other option. So
+      // WebSocket passes (its Sec-WebSocket-* fields are end-to-end) and h2c does not: HTTP2-Settings
+      // is named in Connection and dropped, and a server MUST NOT upgrade without it (RFC 7540
+      // §3.2.1), so it answers in HTTP/1.1. HTTP/2 to weft is the h2 path, not an upgrade.
       return head.upgrade;
     case KnownField.proxyAuthorization:
     case KnownField.proxyAuthenticate:

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { requestAuthority } from '../../../../agent/proxy/http1/authority.ts';
 import type { ResponseContext } from '../../../../agent/proxy/http1/framing.ts';
 import { parseHead, parseText } from './arbitraries.ts';
 
@@ -177,5 +178,25 @@ describe('response framing (RFC 9112 §6.3)', () => {
     assert.deepEqual(outcome('HTTP/1.1 200 O\x00K\r\n\r\n', 'response'), [502, 'WEFT_E_HTTP1_BAD_STATUS_LINE']);
     // Empty lines are skipped only before a request-line (RFC 9112 §2.2).
     assert.deepEqual(outcome('\r\nHTTP/1.1 200 OK\r\n\r\n', 'response'), [502, 'WEFT_E_HTTP1_BAD_STATUS_LINE']);
+  });
+});
+
+describe('requestAuthority (RFC 9112 §3.2.2)', () => {
+  const authority = (text: string) => requestAuthority(parseHead(text));
+  it('is Host for origin-form and asterisk-form', () => {
+    assert.equal(authority('GET /x HTTP/1.1\r\nHost: svc.ns:8080\r\n\r\n'), 'svc.ns:8080');
+    assert.equal(authority('OPTIONS * HTTP/1.1\r\nHost: svc\r\n\r\n'), 'svc');
+    assert.equal(authority('GET /x HTTP/1.0\r\n\r\n'), undefined);
+  });
+  it('is the target for absolute-form, whatever Host says', () => {
+    assert.equal(authority('GET http://real.example:81/x?y HTTP/1.1\r\nHost: other.example\r\n\r\n'), 'real.example:81');
+    assert.equal(authority('GET http://real.example?y HTTP/1.1\r\nHost: other\r\n\r\n'), 'real.example');
+    assert.equal(authority('GET http://[::1]:8080 HTTP/1.1\r\nHost: other\r\n\r\n'), '[::1]:8080');
+    assert.equal(authority('GET urn:isbn:123 HTTP/1.1\r\nHost: other\r\n\r\n'), undefined);
+    assert.equal(authority('GET http:///x HTTP/1.1\r\nHost: other\r\n\r\n'), undefined);
+    assert.equal(authority('GET http://user@real.example/ HTTP/1.1\r\nHost: other\r\n\r\n'), undefined);
+  });
+  it('is the target for CONNECT', () => {
+    assert.equal(authority('CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\n\r\n'), 'db.internal:5432');
   });
 });

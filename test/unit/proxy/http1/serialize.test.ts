@@ -30,6 +30,13 @@ describe('serializeHead: hop-by-hop fields (RFC 9110 §7.6.1)', () => {
     );
   });
 
+  it('forwards an h2c upgrade without HTTP2-Settings, so the server stays on HTTP/1.1 (RFC 7540 §3.2.1)', () => {
+    assert.equal(
+      ser('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n'),
+      'GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nconnection: upgrade\r\n\r\n',
+    );
+  });
+
   it('keeps Upgrade on an upgrade request and its 101, with connection: upgrade', () => {
     assert.equal(
       ser('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nTE: trailers\r\nSec-WebSocket-Key: k\r\n\r\n', { connection: 'close' }),
