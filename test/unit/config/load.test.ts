@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -373,5 +373,28 @@ describe('config errors: every problem, its path, what is allowed', () => {
         assert.ok(result.error.issues.some((issue) => issue.path.join('.') === `${section}.${key}`));
       }),
     );
+  });
+});
+
+describe('config README', () => {
+  const readme = readFileSync(new URL('../../../agent/config/README.md', import.meta.url), 'utf8');
+
+  it('documents every setting and every environment variable', () => {
+    const paths: string[] = [];
+    for (const [section, schema] of Object.entries(configSchema.shape)) {
+      // Each section is a strict object wrapped in prefault (and, for some, a refinement).
+      const shape = (schema.unwrap() as unknown as { shape: Record<string, unknown> }).shape;
+      for (const key of Object.keys(shape)) paths.push(`${section}.${key}`);
+    }
+    assert.ok(paths.length >= 17, paths.join(', '));
+    for (const path of paths) assert.ok(readme.includes(`| \`${path}\` |`), `README lacks ${path}`);
+    for (const { variable } of envOverrides) assert.ok(readme.includes(`\`${variable}\``), `README lacks ${variable}`);
+  });
+
+  it('its example file is valid', () => {
+    const example = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(example !== undefined);
+    const config = loadConfig({ path: file('example.yaml', example), env: {} });
+    assert.deepEqual(config.capture.excludedPorts, [22]);
   });
 });
