@@ -34,20 +34,39 @@ describe('WatchedFile', () => {
     }
   });
 
-  it('debounces a burst of writes into one read of the final content', async () => {
+  it('debounces events: a read waits for quiet, but never longer than maxDelayMs (fake clock, real events)', async () => {
     const path = dir.write('b.txt', 'start');
+    const clock = new FakeClock();
     const reads: FileRead[] = [];
-    const file = new WatchedFile(path, { debounceMs: 60, maxDelayMs: 1000, pollMs: 60_000, maxBytes: 1024 }, { clock: systemClock, area: 'INVENTORY' }, (r) => reads.push(r));
+    const file = new WatchedFile(path, { debounceMs: 100, maxDelayMs: 250, pollMs: 1e9, maxBytes: 1024 }, { clock, area: 'INVENTORY' }, (r) => reads.push(r));
+    // Real events need a moment to arrive; the fake clock does not move meanwhile.
+    const writeAndSettle = async (text: string): Promise<void> => {
+      dir.write('b.txt', text);
+      await sleep(30);
+    };
     file.start();
     try {
       await waitFor(() => reads.length >= 1);
-      for (let i = 0; i < 5; i++) {
-        dir.write('b.txt', `step ${i}`);
-        await sleep(5);
+      await writeAndSettle('step 0');
+      clock.advance(60);
+      await writeAndSettle('step 1');
+      clock.advance(60);
+      await sleep(20);
+      assert.deepEqual(texts(reads), ['start'], '120 ms after the first event, but only 60 since the last: still waiting');
+      clock.advance(50);
+      await waitFor(() => reads.length >= 2, { what: 'the debounced read' });
+      assert.deepEqual(texts(reads), ['start', 'step 1'], 'one read, of the final content');
+
+      // A writer that never pauses for debounceMs: the cap still lets a read through.
+      await writeAndSettle('busy 0');
+      for (let i = 1; i <= 2; i++) {
+        clock.advance(90);
+        await writeAndSettle(`busy ${i}`);
       }
-      await waitFor(() => reads.length >= 2);
-      await sleep(120);
-      assert.deepEqual(texts(reads), ['start', 'step 4']);
+      assert.equal(reads.length, 2, 'events every 90 ms keep postponing the read');
+      clock.advance(80);
+      await waitFor(() => reads.length >= 3, { what: 'the capped read' });
+      assert.deepEqual(texts(reads).at(-1), 'busy 2');
     } finally {
       file.close();
     }
