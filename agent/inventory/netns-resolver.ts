@@ -84,6 +84,7 @@ export function resolveCgroupNetns(cgroupPath: string, options: NetnsLookupOptio
     if (start !== undefined) aged.push({ pid, start });
   }
   aged.sort((a, b) => (a.start === b.start ? a.pid - b.pid : a.start < b.start ? -1 : 1));
+  let denied: WeftError | undefined;
   for (const { pid } of aged) {
     const path = join(procRoot, String(pid), 'ns', 'net');
     try {
@@ -92,12 +93,16 @@ export function resolveCgroupNetns(cgroupPath: string, options: NetnsLookupOptio
     } catch (error) {
       // Exited since it was listed: the next oldest shares the same namespace.
       if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ESRCH') continue;
-      return {
-        kind: 'error',
-        error: new WeftError('WEFT_E_INVENTORY_NETNS_READ', `could not read ${path}: ${describeError(error)}; the agent needs CAP_SYS_PTRACE or root to see pod namespaces`, { cause: error }),
-      };
+      // Refused (another user namespace, a hardened process): another process of the pod may do;
+      // the first refusal is the answer if none does.
+      denied ??= new WeftError(
+        'WEFT_E_INVENTORY_NETNS_READ',
+        `could not read ${path}: ${describeError(error)}; the agent needs root (CAP_SYS_ADMIN and CAP_SYS_PTRACE) in the host's user namespace to see pod namespaces`,
+        { cause: error },
+      );
     }
   }
+  if (denied !== undefined) return { kind: 'error', error: denied };
   return {
     kind: 'no-process-yet',
     reason: `the ${pids.length} process(es) of ${cgroupPath} exited while their network namespace was looked up (pod stopping or restarting)`,

@@ -78,6 +78,19 @@ describe('resolveCgroupNetns on a fake cgroup tree and procfs', () => {
     assert.equal(result.ino, ino);
   });
 
+  it('a process whose netns cannot be read is passed over for the next; if none can be read, that is the error', () => {
+    const proc = new FakeProc(dir.file('p7/proc'));
+    proc.addProcess(100, 'pause', 500);
+    proc.addProcess(200, 'app', 900);
+    proc.breakNetns(100);
+    const pod = cgroupWith(dir.file('p7/pod'), [100, 200]);
+    assert.equal(found(resolveCgroupNetns(pod, { procRoot: proc.root })).pid, 200);
+    proc.breakNetns(200);
+    const result = resolveCgroupNetns(pod, { procRoot: proc.root });
+    assert.equal(result.kind === 'error' ? result.error.code : result.kind, 'WEFT_E_INVENTORY_NETNS_READ');
+    assert.match(result.kind === 'error' ? result.error.message : '', /100\/ns\/net: .*ELOOP/);
+  });
+
   it('no process yet while the sandbox starts', () => {
     const pod = cgroupWith(dir.file('p3/pod'), []);
     cgroupWith(join(pod, 'c'), []);

@@ -1,7 +1,7 @@
 // A fake procfs and cgroup tree in a temp dir: enough of /proc/<pid>/{stat,ns/net} and
 // cgroup.procs for the netns lookup, with namespaces shared by hard links (same inode, as processes
 // in one netns share one nsfs inode).
-import { linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A /proc/<pid>/stat line with `start` as field 22; `comm` may hold spaces and parentheses. */
@@ -30,6 +30,14 @@ export class FakeProc {
   /** The process exits: its /proc entry goes. */
   exit(pid: number): void {
     rmSync(join(this.root, String(pid)), { recursive: true, force: true });
+  }
+
+  /** Makes the process's ns/net unreadable with an error other than ENOENT (a symlink loop: ELOOP),
+   * standing in for EACCES, which root would bypass. */
+  breakNetns(pid: number): void {
+    const net = this.netnsPath(pid);
+    rmSync(net, { force: true });
+    symlinkSync(net, net);
   }
 
   netnsPath(pid: number): string {
