@@ -4,7 +4,7 @@
 // Shared by the file source now and the Kubernetes source later, so both read objects alike.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { FieldIssue } from '../inventory/object-file.ts';
+import type { ObjectParse } from '../inventory/object-file.ts';
 import { canonicalAddress } from './service-table.ts';
 import type { EndpointSliceInfo, ServiceInfo, SliceEndpoint } from './types.ts';
 
@@ -102,8 +102,6 @@ const sliceSchema = z
       }
     }
   });
-
-export type ObjectParse<T> = { readonly kind: 'ok'; readonly value: T } | { readonly kind: 'invalid'; readonly issues: readonly FieldIssue[] };
 
 /** A Service object → ServiceInfo, or the field problems. Pure. */
 export function serviceFromObject(object: unknown): ObjectParse<ServiceInfo> {

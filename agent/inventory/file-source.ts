@@ -3,14 +3,13 @@
 // each good read is diffed against the last good one into upsert/remove updates. A bad read (syntax,
 // a malformed object, a duplicate, the file gone) is an `error` update naming the file, place and
 // field, and the last good set stays: a half-saved file must not unmesh a node.
-import { isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
-import { z } from 'zod';
 import { WeftError } from '../errors.ts';
 import type { Clock } from '../time/clock.ts';
 import { systemClock } from '../time/clock.ts';
 import type { RawObject } from './object-file.ts';
 import { describeLocation, objectError, parseObjectFile } from './object-file.ts';
+import { namespaceFromObject, podFromObject } from './objects.ts';
 import type {
   InventoryListener,
   InventorySnapshot,
@@ -20,49 +19,9 @@ import type {
   NamespaceInfo,
   PodInfo,
 } from './types.ts';
-import { POD_PHASES, podKey, QOS_CLASSES } from './types.ts';
+import { podKey } from './types.ts';
 import type { FileRead, FileWatchParams } from './watched-file.ts';
 import { fileWatchParams, WatchedFile } from './watched-file.ts';
-
-// Kubernetes writes UIDs as lower-case UUIDs; the check also keeps path separators out of the
-// cgroup names built from them.
-const UID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-
-const stringMap = z.record(z.string(), z.string()).nullish();
-const ip = z.string().refine((value) => isIP(value) !== 0, { error: 'expected an IPv4 or IPv6 address' });
-
-const podSchema = z.object({
-  metadata: z.object({
-    // A manifest without a namespace means `default`, as kubectl reads it.
-    namespace: z.string().min(1).nullish(),
-    name: z.string().min(1, { error: 'required' }),
-    uid: z.string().regex(UID, { error: 'expected a UUID such as the API server assigns' }).nullish(),
-    labels: stringMap,
-    annotations: stringMap,
-  }),
-  spec: z
-    .object({
-      nodeName: z.string().min(1).nullish(),
-      hostNetwork: z.boolean().nullish(),
-    })
-    .nullish(),
-  status: z
-    .object({
-      phase: z.enum(POD_PHASES, { error: `expected one of ${POD_PHASES.join(', ')}` }).nullish(),
-      podIP: ip.nullish(),
-      podIPs: z.array(z.object({ ip })).nullish(),
-      qosClass: z.enum(QOS_CLASSES, { error: `expected one of ${QOS_CLASSES.join(', ')}` }).nullish(),
-    })
-    .nullish(),
-});
-
-const namespaceSchema = z.object({
-  metadata: z.object({
-    name: z.string().min(1, { error: 'required' }),
-    labels: stringMap,
-    annotations: stringMap,
-  }),
-});
 
 export interface InventoryParseOptions {
   /** When set, pods whose spec.nodeName names another node are left out (pods without one stay). */
@@ -85,9 +44,9 @@ export function parseInventory(file: string, text: string, options: InventoryPar
   let otherNodePods = 0;
   for (const object of parsed.objects) {
     if (object.kind === 'Pod') {
-      const result = podSchema.safeParse(object.value);
-      if (!result.success) return { kind: 'error', error: objectError('INVENTORY', object, result.error.issues) };
-      const pod = toPodInfo(result.data);
+      const result = podFromObject(object.value);
+      if (result.kind === 'invalid') return { kind: 'error', error: objectError('INVENTORY', object, result.issues) };
+      const pod = result.value;
       const duplicate = podsSeen.get(podKey(pod)) ?? namesSeen.get(`${pod.namespace}/${pod.name}`);
       if (duplicate !== undefined) return { kind: 'error', error: duplicateError(`pod ${pod.namespace}/${pod.name}`, duplicate, object) };
       podsSeen.set(podKey(pod), object);
@@ -98,13 +57,13 @@ export function parseInventory(file: string, text: string, options: InventoryPar
       }
       pods.push(pod);
     } else if (object.kind === 'Namespace') {
-      const result = namespaceSchema.safeParse(object.value);
-      if (!result.success) return { kind: 'error', error: objectError('INVENTORY', object, result.error.issues) };
-      const metadata = result.data.metadata;
-      const duplicate = namespacesSeen.get(metadata.name);
-      if (duplicate !== undefined) return { kind: 'error', error: duplicateError(`namespace ${metadata.name}`, duplicate, object) };
-      namespacesSeen.set(metadata.name, object);
-      namespaces.push({ name: metadata.name, labels: { ...metadata.labels }, annotations: { ...metadata.annotations } });
+      const result = namespaceFromObject(object.value);
+      if (result.kind === 'invalid') return { kind: 'error', error: objectError('INVENTORY', object, result.issues) };
+      const namespace = result.value;
+      const duplicate = namespacesSeen.get(namespace.name);
+      if (duplicate !== undefined) return { kind: 'error', error: duplicateError(`namespace ${namespace.name}`, duplicate, object) };
+      namespacesSeen.set(namespace.name, object);
+      namespaces.push(namespace);
     }
     // Other kinds (Services, EndpointSlices, …) belong to other readers of the same file.
   }
@@ -233,25 +192,6 @@ export class InventoryFileSource implements InventorySource {
     if (this.#closed) return;
     this.#listener?.(update);
   }
-}
-
-type PodObject = z.infer<typeof podSchema>;
-
-function toPodInfo(data: PodObject): PodInfo {
-  const { metadata, spec, status } = data;
-  const ips = status?.podIPs?.map((entry) => entry.ip) ?? (status?.podIP === undefined || status.podIP === null ? [] : [status.podIP]);
-  return {
-    namespace: metadata.namespace ?? 'default',
-    name: metadata.name,
-    ...(metadata.uid === undefined || metadata.uid === null ? {} : { uid: metadata.uid }),
-    labels: { ...metadata.labels },
-    annotations: { ...metadata.annotations },
-    podIPs: ips,
-    ...(spec?.nodeName === undefined || spec.nodeName === null ? {} : { nodeName: spec.nodeName }),
-    ...(status?.phase === undefined || status.phase === null ? {} : { phase: status.phase }),
-    hostNetwork: spec?.hostNetwork === true,
-    ...(status?.qosClass === undefined || status.qosClass === null ? {} : { qosClass: status.qosClass }),
-  };
 }
 
 function duplicateError(what: string, first: RawObject, second: RawObject): WeftError {

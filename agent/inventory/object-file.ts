@@ -86,6 +86,9 @@ export interface FieldIssue {
   readonly message: string;
 }
 
+/** One object read into the model, or what is wrong with its fields (placed by the caller). */
+export type ObjectParse<T> = { readonly kind: 'ok'; readonly value: T } | { readonly kind: 'invalid'; readonly issues: readonly FieldIssue[] };
+
 /** The error for a malformed object: file, place, object, then each field and what is wrong with it. */
 export function objectError(area: FileArea, object: RawObject, issues: readonly FieldIssue[]): WeftError {
   const shown = issues.slice(0, 5).map((issue) => `${formatPath(issue.path)}: ${issue.message}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { endpointSliceFromObject, serviceFromObject } from '../../../agent/discovery/objects.ts';
-import type { ObjectParse } from '../../../agent/discovery/objects.ts';
+import type { ObjectParse } from '../../../agent/inventory/object-file.ts';
 import { formatPath } from '../../../agent/inventory/object-file.ts';
 import { serviceObject, sliceObject } from './fixtures.ts';
 
