@@ -1,0 +1,171 @@
+// The running agent: wires the parts in the order the failure stance needs.
+//   programs attached (fail open: links die with us; heartbeat covers a hung agent)
+//   → admin up (so /live and /ready answer while the rest starts)
+//   → discovery and inventory sources → pods captured as the inventory reports them.
+// Stop: pods released (cgroups unmarked, then listeners closed) → programs detached and unpinned.
+import type { Server, Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { describeError, WeftError } from '../errors.ts';
+import type { Logger } from '../telemetry/log.ts';
+import { logFunction } from '../telemetry/log.ts';
+import { OutboundHandler, outboundParams } from '../proxy/outbound.ts';
+import type { OutboundRouter } from '../proxy/outbound.ts';
+import { PodCapture, podCaptureParams } from './pod-capture.ts';
+import type { CapturePod, PodListeners, PodPlacement } from './pod-capture.ts';
+import { RecentConnections } from './status.ts';
+
+export interface AgentPorts {
+  readonly interceptor: InterceptorPort;
+  readonly inventory: InventoryPort;
+  readonly router: OutboundRouter & { status(): unknown };
+  readonly locate: (pod: CapturePod) => PodPlacement;
+  readonly hostFacts: () => unknown;
+}
+
+/** What the runtime needs from agent/intercept (the only place that touches the addon). */
+export interface InterceptorPort {
+  meshPod(cgroupId: bigint, flags: { v4: boolean; v6: boolean }): void;
+  unmeshPod(cgroupId: bigint): void;
+  counters(cgroupId: bigint): { captured: bigint; bypassed: bigint; failed: bigint } | undefined;
+  originalDestination(netnsCookie: bigint, family: 4 | 6, clientPort: number): { address: string; port: number; family: 4 | 6 } | undefined;
+  inPod(netnsPath: string): InPodSockets;
+  attachments(): unknown;
+  close(): void;
+}
+
+/** Sockets made inside one pod's network namespace. */
+export interface InPodSockets {
+  readonly netnsCookie: bigint;
+  /** A listening server (allowHalfOpen) bound inside the pod's netns; connections are not yet handled. */
+  listen(address: string, port: number): Promise<Server>;
+  /** A socket connecting from inside the pod's netns. */
+  connect(target: { address: string; port: number }): Socket;
+}
+
+export interface InventoryPort {
+  /** Pods to mesh and pods excluded by policy, delivered on every change. */
+  start(onChange: (wanted: CapturePod[], excluded: Array<{ pod: CapturePod; reason: string }>) => void): void;
+  readonly synced: boolean;
+  status(): unknown;
+  close(): Promise<void>;
+}
+
+export interface AgentSettings {
+  readonly outboundPort: number;
+  readonly captureV6: boolean;
+}
+
+export class RunningAgent {
+  readonly #ports: AgentPorts;
+  readonly #settings: AgentSettings;
+  readonly #log: Logger;
+  readonly #capture: PodCapture;
+  readonly recent = new RecentConnections();
+  readonly startedAt = new Date();
+  #stopped = false;
+
+  constructor(ports: AgentPorts, settings: AgentSettings, log: Logger) {
+    this.#ports = ports;
+    this.#settings = settings;
+    this.#log = log;
+    const podLog = logFunction(log.child({ area: 'capture' }));
+    this.#capture = new PodCapture(podCaptureParams, {
+      locate: (pod) => ports.locate(pod),
+      openListeners: (netnsPath, onConnection) => this.#openListeners(netnsPath, onConnection),
+      connectionHandler: (_pod, placement, listeners) => this.#handlerFor(placement.netnsPath, listeners),
+      mesh: (cgroupId, flags) => ports.interceptor.meshPod(cgroupId, flags),
+      unmesh: (cgroupId) => ports.interceptor.unmeshPod(cgroupId),
+      log: podLog,
+    });
+    ports.inventory.start((wanted, excluded) => this.#capture.setDesired(wanted, excluded));
+  }
+
+  get meshedCount(): number {
+    return this.#capture.meshedCount;
+  }
+
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (this.#stopped) reasons.push('agent stopping');
+    if (!this.#ports.inventory.synced) reasons.push('inventory not synced yet');
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  status(): unknown {
+    const pods = this.#capture.status().map((pod) => {
+      const counters = pod.cgroupId === undefined ? undefined : this.#ports.interceptor.counters(BigInt(pod.cgroupId));
+      return {
+        ...pod,
+        meshed: pod.state === 'meshed',
+        counters: counters === undefined ? undefined : {
+          captured: Number(counters.captured), bypassed: Number(counters.bypassed), failed: Number(counters.failed),
+        },
+      };
+    });
+    return {
+      agent: { version: agentVersion(), pid: process.pid, startedAt: this.startedAt.toISOString(), ready: this.readiness() },
+      host: this.#ports.hostFacts(),
+      programs: this.#ports.interceptor.attachments(),
+      inventory: this.#ports.inventory.status(),
+      pods,
+      captureFailures: Object.fromEntries(this.#capture.failures),
+      discovery: this.#ports.router.status(),
+      connections: { totals: this.recent.totals, recent: this.recent.list() },
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#capture.close();
+    await this.#ports.inventory.close().catch((error: unknown) => this.#log.warn({ error: describeError(error) }, 'inventory close failed'));
+    this.#ports.interceptor.close();
+  }
+
+  async #openListeners(netnsPath: string, onConnection: (socket: Socket) => void): Promise<PodListeners> {
+    const pod = this.#ports.interceptor.inPod(netnsPath);
+    const servers: Server[] = [];
+    const open = async (family: 4 | 6, address: string): Promise<boolean> => {
+      let server: Server;
+      try {
+        server = await pod.listen(address, this.#settings.outboundPort);
+      } catch (error) {
+        // v6 is optional (a pod netns may have IPv6 disabled); v4 is not.
+        if (family === 6) return false;
+        throw error;
+      }
+      server.on('connection', onConnection);
+      server.on('error', (error) => this.#log.error({ netnsPath, error: describeError(error) }, 'in-pod listener error'));
+      servers.push(server);
+      return true;
+    };
+    try {
+      const v4 = await open(4, '127.0.0.1');
+      const v6 = this.#settings.captureV6 ? await open(6, '::1') : false;
+      return { servers, v4, v6, netnsCookie: pod.netnsCookie };
+    } catch (error) {
+      for (const server of servers) server.close();
+      throw new WeftError('WEFT_E_CAPTURE_LISTEN', `could not open the capture listener in ${netnsPath}: ${describeError(error)}`, { cause: error });
+    }
+  }
+
+  #handlerFor(netnsPath: string, listeners: PodListeners): (socket: Socket) => void {
+    const interceptor = this.#ports.interceptor;
+    const inPod = interceptor.inPod(netnsPath);
+    const netnsCookie = listeners.netnsCookie;
+    const handler = new OutboundHandler(outboundParams, {
+      originalDestination: (family, port) => interceptor.originalDestination(netnsCookie, family, port),
+      router: this.#ports.router,
+      connector: { connect: (target) => inPod.connect(target) },
+      events: { onConnection: (record) => this.recent.add(record) },
+      now: () => performance.now(),
+    });
+    return (socket) => handler.handle(socket);
+  }
+}
+
+let cachedVersion: string | undefined;
+function agentVersion(): string {
+  cachedVersion ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return cachedVersion;
+}

@@ -1,0 +1,137 @@
+// The composition root: turns a resolved configuration into a running agent. Every concrete part
+// is chosen here and nowhere else; the runtime itself only sees the ports it declares.
+import { statSync } from 'node:fs';
+import { describeError, WeftError } from '../errors.ts';
+import type { WeftConfig } from '../config/schema.ts';
+import { bpfPinPath } from '../config/schema.ts';
+import { createAdminServer } from '../admin/server.ts';
+import type { AdminServer } from '../admin/server.ts';
+import { findCgroup2Mount } from '../host/cgroup2.ts';
+import { podsRootAuto } from '../inventory/cgroup-resolver.ts';
+import { InventoryFileSource } from '../inventory/file-source.ts';
+import { MeshInventory } from '../inventory/mesh-inventory.ts';
+import { PodResolver } from '../inventory/resolver.ts';
+import type { InventorySource } from '../inventory/types.ts';
+import { createLogger, logFunction } from '../telemetry/log.ts';
+import type { Logger } from '../telemetry/log.ts';
+import { RunningAgent } from './agent.ts';
+import type { AgentPorts, InterceptorPort } from './agent.ts';
+import { EmptyInventorySource } from './empty-inventory.ts';
+import { startCapture } from './capture-port.ts';
+import { serviceRouter } from './service-router.ts';
+
+export interface StartOptions {
+  /** Log warnings and errors only (the demo prints its own story). */
+  readonly quiet?: boolean;
+  readonly logger?: Logger;
+}
+
+export interface StartedAgent {
+  readonly running: RunningAgent;
+  readonly adminUrl: string;
+  readonly log: Logger;
+  /** Resolves with the number of meshed pods once at least `count` are meshed. */
+  waitMeshed(count: number, timeoutMs: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(config: WeftConfig, options: StartOptions = {}): Promise<StartedAgent> {
+  const log = options.logger ?? createLogger(options.quiet === true ? 'warn' : config.log.level);
+  const podsRoot = resolvePodsRoot(config.cgroup.podsRoot);
+
+  const interceptor: InterceptorPort = startCapture({
+    pinDir: bpfPinPath(config.bpf),
+    bpffs: config.bpf.bpffs,
+    podsRoot,
+    outboundPort: config.capture.outboundPort,
+    excludedPorts: config.capture.excludedPorts,
+    heartbeatIntervalMs: config.bpf.heartbeatIntervalMs,
+    heartbeatTimeoutMs: config.bpf.heartbeatTimeoutMs,
+    log: logFunction(log.child({ area: 'intercept' })),
+  });
+
+  let admin: AdminServer | undefined;
+  let running: RunningAgent | undefined;
+  try {
+    const router = serviceRouter(config.discovery.file, logFunction(log.child({ area: 'discovery' })));
+    const source: InventorySource = config.inventory.file === undefined
+      ? new EmptyInventorySource()
+      : new InventoryFileSource({ path: config.inventory.file, nodeName: config.node.name });
+    const inventory = new MeshInventory(source);
+    const resolver = new PodResolver({ podsRoot });
+    const ports: AgentPorts = {
+      interceptor,
+      inventory: {
+        start: (onChange) => inventory.start(onChange),
+        get synced() {
+          return inventory.synced;
+        },
+        status: () => inventory.status(),
+        close: () => Promise.all([inventory.close(), router.close()]).then(() => undefined),
+      },
+      router,
+      locate: (pod) => {
+        const qos = (pod as { qosClass?: 'Guaranteed' | 'Burstable' | 'BestEffort' }).qosClass;
+        return resolver.resolve({ uid: pod.uid, qosClass: qos });
+      },
+      hostFacts: () => ({ podsRoot, nodeName: config.node.name }),
+    };
+    running = new RunningAgent(ports, { outboundPort: config.capture.outboundPort, captureV6: config.capture.captureV6 }, log);
+    const agent = running;
+    admin = createAdminServer({
+      address: config.admin.address,
+      port: config.admin.port,
+      provider: { status: () => agent.status(), readiness: () => agent.readiness() },
+      log: logFunction(log.child({ area: 'admin' })),
+    });
+    const bound = await admin.listen();
+    log.info({ admin: bound.url, podsRoot, pins: bpfPinPath(config.bpf) }, 'weft agent started');
+    const server = admin;
+    return {
+      running: agent,
+      adminUrl: bound.url,
+      log,
+      waitMeshed: (count, timeoutMs) => waitMeshed(agent, count, timeoutMs),
+      stop: async () => {
+        await agent.stop();
+        await server.close();
+      },
+    };
+  } catch (error) {
+    // Whatever started must not outlive a failed start: pins and attachments especially.
+    if (running !== undefined) await running.stop().catch(() => undefined);
+    else interceptor.close();
+    await admin?.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+function resolvePodsRoot(configured: string): string {
+  if (configured !== 'auto') {
+    try {
+      if (!statSync(configured).isDirectory()) throw new Error('not a directory');
+    } catch (error) {
+      throw new WeftError('WEFT_E_CONFIG_PODS_ROOT', `cgroup.podsRoot ${configured} is not a cgroup directory (${describeError(error)}); set it to the kubelet's pods cgroup (e.g. /sys/fs/cgroup/kubepods.slice) or "auto"`);
+    }
+    return configured;
+  }
+  const mount = findCgroup2Mount();
+  if (mount === undefined) throw new WeftError('WEFT_E_HOST_NO_CGROUP2', 'no cgroup2 mount in /proc/mounts: weft needs cgroup v2 (run `weft check`)');
+  const found = podsRootAuto(mount);
+  if (found.kind !== 'found') {
+    throw new WeftError('WEFT_E_CONFIG_PODS_ROOT', `no kubelet pods cgroup under ${mount} (looked for ${found.searched.join(', ')}); set cgroup.podsRoot or WEFT_PODS_CGROUP`);
+  }
+  return found.path;
+}
+
+async function waitMeshed(agent: RunningAgent, count: number, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const meshed = agent.meshedCount;
+    if (meshed >= count) return meshed;
+    if (performance.now() > deadline) {
+      throw new WeftError('WEFT_E_CAPTURE_TIMEOUT', `only ${meshed} of ${count} pods meshed after ${timeoutMs} ms; see /status for each pod's reason`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
