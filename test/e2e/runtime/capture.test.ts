@@ -19,7 +19,7 @@ import type { TcpClient } from '../../../agent/lab/client.ts';
 import type { LabNode } from '../../../agent/lab/node.ts';
 import type { LabPod } from '../../../agent/lab/pod.ts';
 import { AgentProcess } from '../../support/agent-process.ts';
-import { labSkip, withLab } from '../../support/lab.ts';
+import { labSkip, whyNoLab, withLab } from '../../support/lab.ts';
 import { recordPid, recordPin } from '../../support/ledger.ts';
 import { freePort } from '../../support/net.ts';
 import { labPrefix } from '../../support/run.ts';
@@ -76,8 +76,11 @@ describe('transparent interception end to end', { skip: labSkip('interception e2
   };
   const listenersIn = async (pod: LabPod): Promise<string> => (await pod.run('ss', ['-Hltn'])).stdout;
 
+  // Registered at suite level so the lab lives until every test of the suite has run.
+  const lab = whyNoLab() === undefined ? withLab({ after }) : undefined;
+
   before(async () => {
-    const lab = withLab({ after });
+    assert.ok(lab !== undefined);
     node = await lab.addNode({ name: 'n1' });
     web = await node.addPod({ name: 'web', namespace: 'shop', qos: 'Burstable' });
     client = await node.addPod({ name: 'client', namespace: 'shop', qos: 'Guaranteed' });
