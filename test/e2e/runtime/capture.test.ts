@@ -173,6 +173,22 @@ describe('transparent interception end to end', { skip: labSkip('interception e2
     assert.doesNotMatch(await listenersIn(optedOut), /:4140/, 'no capture listener in an opted-out pod');
   });
 
+  it('keeps every pod meshed and serving when the inventory file turns malformed, and says why', async () => {
+    writeFileSync(inventoryFile, '{"kind": "List", "items": [ {"kind": "Pod", "metadata": {"name": 42}} ]');
+    const broken = await waitFor(async () => {
+      const s = await agent?.status<{ inventory: { error?: { code: string; message: string } } }>();
+      return s?.inventory.error;
+    }, { timeoutMs: 3000, what: 'the inventory error on /status' });
+    assert.match(broken.message, /pods\.json/, 'the error names the file');
+    assert.equal((await podState(client))?.state, 'meshed', 'the last good set stays in force');
+    const result = await clientTcp.connect({ host: SERVICE_IP, port: 80, send: 'still served' });
+    assert.equal(result.how, 'end');
+    assert.match(result.received.toString(), /still served$/);
+    writeInventory([web, client, optedOut]);
+    await waitFor(async () => (await agent?.status<{ inventory: { error?: unknown } }>())?.inventory.error === undefined,
+      { timeoutMs: 3000, what: 'the inventory error cleared' });
+  });
+
   it('releases a pod that leaves: its cgroup is unmarked and its listener closed', async () => {
     writeInventory([web, optedOut]);
     await waitFor(async () => (await podState(client)) === undefined, { timeoutMs: 2000, what: 'client released' });
