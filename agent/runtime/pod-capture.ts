@@ -6,23 +6,15 @@
 // counted and retried; every other pod keeps being served.
 import type { Server, Socket } from 'node:net';
 import { describeError } from '../errors.ts';
+import type { PodPlacement } from '../inventory/resolver.ts';
+
+export type { PodPlacement };
 
 export interface CapturePod {
   readonly uid: string;
   readonly namespace: string;
   readonly name: string;
 }
-
-export type PodPlacement =
-  | {
-      readonly kind: 'ready';
-      readonly cgroupPath: string;
-      readonly cgroupId: bigint;
-      readonly netnsPath: string;
-      /** Identity of the netns (device:inode), to notice a recreated pod sandbox. */
-      readonly netnsId: string;
-    }
-  | { readonly kind: 'not-ready'; readonly reason: string };
 
 export interface PodListeners {
   readonly servers: readonly Server[];

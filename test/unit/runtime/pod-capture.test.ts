@@ -19,7 +19,7 @@ function harness() {
   const servers: FakeServer[] = [];
   let failOpen = new Set<string>();
   const deps: PodCaptureDeps = {
-    locate: (pod) => placements.get(pod.uid) ?? { kind: 'not-ready', reason: 'no cgroup yet' },
+    locate: (pod) => placements.get(pod.uid) ?? { kind: 'not-ready', reason: 'no cgroup yet', code: 'WEFT_E_INVENTORY_CGROUP_NOT_FOUND', retryable: true },
     openListeners: (netnsPath) => {
       journal.push(`listen ${netnsPath}`);
       if (failOpen.has(netnsPath)) return Promise.reject(new Error(`netns ${netnsPath} vanished`));
@@ -33,7 +33,10 @@ function harness() {
     log: () => undefined,
   };
   const ready = (uid: string, cgroupId: bigint, netnsId = 'ns1'): void => {
-    placements.set(uid, { kind: 'ready', cgroupPath: `/cg/${uid}`, cgroupId, netnsPath: `/proc/${cgroupId}/ns/net`, netnsId });
+    placements.set(uid, {
+      kind: 'ready', cgroupPath: `/cg/${uid}`, cgroupId, netnsPath: `/proc/${cgroupId}/ns/net`, netnsId,
+      netnsDev: 4n, netnsInode: cgroupId, pid: Number(cgroupId),
+    });
   };
   return {
     deps, journal, servers, ready, placements,
