@@ -29,7 +29,7 @@ export interface InterceptorPort {
   counters(cgroupId: bigint): { captured: bigint; bypassed: bigint; failed: bigint } | undefined;
   originalDestination(netnsCookie: bigint, family: 4 | 6, clientPort: number): { address: string; port: number; family: 4 | 6 } | undefined;
   inPod(netnsPath: string): InPodSockets;
-  attachments(): unknown;
+  attachments(): readonly unknown[];
   close(): void;
 }
 
@@ -87,6 +87,8 @@ export class RunningAgent {
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (this.#stopped) reasons.push('agent stopping');
+    const attached = this.#ports.interceptor.attachments();
+    if (attached.length === 0) reasons.push('BPF programs not attached');
     if (!this.#ports.inventory.synced) reasons.push('inventory not synced yet');
     return { ready: reasons.length === 0, reasons };
   }
