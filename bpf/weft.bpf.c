@@ -72,6 +72,16 @@ struct {
 	__type(value, struct weft_orig_dst);
 } orig_dst SEC(".maps");
 
+/* The original destination of each captured client socket, for getpeername(): the application
+ * asked for one peer and must keep seeing it, not the agent's 127.0.0.1 listener. LRU: entries
+ * of closed sockets age out (socket cookies are never reused, so a stale entry is never wrong). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEFT_MAX_SOCK_ORIGIN);
+	__type(key, __u64); /* socket cookie */
+	__type(value, struct weft_orig_dst);
+} sock_origin SEC(".maps");
+
 struct pod_match {
 	__u64 cgroup_id;
 	__u32 flags;
@@ -301,7 +311,51 @@ int weft_sockops(struct bpf_sock_ops *skops)
 	__builtin_memcpy(&dst, &pending->dst, sizeof(dst));
 	if (bpf_map_update_elem(&orig_dst, &key, &dst, BPF_ANY) != 0)
 		count(dst.pod_cgroup_id, COUNT_FAILED);
+	/* Best effort: without it only getpeername() shows the capture address. */
+	bpf_map_update_elem(&sock_origin, &cookie, &dst, BPF_ANY);
 	bpf_map_delete_elem(&conn_pending, &cookie);
+	return 1;
+}
+
+/* getpeername() of a captured client: the destination it dialled, in the family it dialled. */
+SEC("cgroup/getpeername4")
+int weft_getpeername4(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct weft_orig_dst *dst = bpf_map_lookup_elem(&sock_origin, &cookie);
+	__u32 ip;
+
+	if (!dst || dst->family != WEFT_AF_INET)
+		return 1;
+	__builtin_memcpy(&ip, dst->addr, 4);
+	ctx->user_ip4 = ip;
+	ctx->user_port = bpf_htons(dst->port);
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int weft_getpeername6(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct weft_orig_dst *dst = bpf_map_lookup_elem(&sock_origin, &cookie);
+	__u32 w[4];
+
+	if (!dst)
+		return 1;
+	if (dst->family == WEFT_AF_INET) {
+		/* A v4-mapped dial on a dual-stack socket: answer ::ffff:a.b.c.d. */
+		w[0] = 0;
+		w[1] = 0;
+		w[2] = bpf_htonl(0xffff);
+		__builtin_memcpy(&w[3], dst->addr, 4);
+	} else {
+		__builtin_memcpy(w, dst->addr, 16);
+	}
+	ctx->user_ip6[0] = w[0];
+	ctx->user_ip6[1] = w[1];
+	ctx->user_ip6[2] = w[2];
+	ctx->user_ip6[3] = w[3];
+	ctx->user_port = bpf_htons(dst->port);
 	return 1;
 }
 

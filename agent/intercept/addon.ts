@@ -23,7 +23,7 @@ export interface AbiDescription {
   readonly constants: Readonly<Record<string, number>>;
 }
 
-export type MapName = 'meshed_cgroups' | 'pod_counters' | 'excluded_ports' | 'agent_state' | 'conn_pending' | 'orig_dst';
+export type MapName = 'meshed_cgroups' | 'pod_counters' | 'excluded_ports' | 'agent_state' | 'conn_pending' | 'orig_dst' | 'sock_origin';
 
 export interface LoadOptions {
   /** Absolute path on bpffs; maps and programs are pinned here (links are not). */

@@ -32,6 +32,8 @@
 #define WEFT_MAX_EXCLUDED_PORTS 256
 #define WEFT_MAX_PENDING_CONNS 65536
 #define WEFT_MAX_ORIG_DST 65536
+/* Captured client sockets whose getpeername() is answered with the original destination. */
+#define WEFT_MAX_SOCK_ORIGIN 65536
 
 /* Upper bound of the cgroup ancestor walk in connect4/6 (the verifier needs a constant bound); the
  * rodata knob max_cgroup_depth may lower it. A kubelet container cgroup sits 4-5 levels below the

@@ -42,10 +42,11 @@ bpf_map* MapByName(::weft_bpf* skel, const std::string& name) {
   if (name == "agent_state") return skel->maps.agent_state;
   if (name == "conn_pending") return skel->maps.conn_pending;
   if (name == "orig_dst") return skel->maps.orig_dst;
+  if (name == "sock_origin") return skel->maps.sock_origin;
   return nullptr;
 }
 
-const char* const kMapNames[] = {"meshed_cgroups", "pod_counters", "excluded_ports", "agent_state", "conn_pending", "orig_dst"};
+const char* const kMapNames[] = {"meshed_cgroups", "pod_counters", "excluded_ports", "agent_state", "conn_pending", "orig_dst", "sock_origin"};
 
 // Detach, unpin, remove the pin dir, free the object: in that order, so programs stop running
 // before anything they use disappears. Never throws; safe on a half-built Loaded.
@@ -315,7 +316,8 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
     }
     loaded->pins.push_back(path);
   }
-  bpf_program* progs[] = {loaded->skel->progs.weft_connect4, loaded->skel->progs.weft_connect6, loaded->skel->progs.weft_sockops};
+  bpf_program* progs[] = {loaded->skel->progs.weft_connect4, loaded->skel->progs.weft_connect6, loaded->skel->progs.weft_sockops,
+                         loaded->skel->progs.weft_getpeername4, loaded->skel->progs.weft_getpeername6};
   for (bpf_program* prog : progs) {
     std::string path = pinDir + "/" + bpf_program__name(prog);
     if (int e = bpf_program__pin(prog, path.c_str())) {

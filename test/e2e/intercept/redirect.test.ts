@@ -207,7 +207,7 @@ describe('capture programs redirect a meshed podâ€™s outbound TCP to the agentâ€
 
   test('programs are attached at the pods root, one link each, and pinned under the pin dir', () => {
     const attached = interceptor?.attachments() ?? [];
-    assert.deepEqual(attached.map((a) => a.attachType).sort(), ['cgroup_inet4_connect', 'cgroup_inet6_connect', 'cgroup_sock_ops']);
+    assert.deepEqual(attached.map((a) => a.attachType).sort(), ['cgroup_inet4_connect', 'cgroup_inet4_getpeername', 'cgroup_inet6_connect', 'cgroup_inet6_getpeername', 'cgroup_sock_ops']);
     for (const a of attached) {
       assert.equal(a.cgroupPath, podsRoot);
       assert.ok(a.programId > 0 && a.linkId > 0);
@@ -218,9 +218,8 @@ describe('capture programs redirect a meshed podâ€™s outbound TCP to the agentâ€
   test('a meshed podâ€™s IPv4 connection goes to the agent, which learns the address the client dialled', async () => {
     const { client, arrival, moved } = await dial(podAContainer, SERVER_V4, SERVICE_PORT, 'v4');
     assert.equal(arrival.listener, 'capture-v4');
-    // Known limit: no cgroup/getpeername4 program yet, so the client's getpeername() shows the
-    // rewritten address, not the service it dialled.
-    assert.equal(client.remote, `127.0.0.1:${REDIRECT_PORT}`);
+    // getpeername4 answers with the address the client dialled, not the capture listener.
+    assert.equal(client.remote, `${SERVER_V4}:${SERVICE_PORT}`);
     assert.equal(arrival.remotePort, client.localPort);
     assert.deepEqual(arrival.orig, { address: SERVER_V4, port: SERVICE_PORT, family: 4, podCgroupId: podAId });
     assert.equal(arrival.origAgain, undefined, 'the record is consumed by the first look-up');
@@ -228,8 +227,9 @@ describe('capture programs redirect a meshed podâ€™s outbound TCP to the agentâ€
   });
 
   test('a native IPv6 connection goes to the agentâ€™s [::1] listener with its IPv6 destination', async () => {
-    const { arrival, moved } = await dial(podAContainer, SERVER_V6, SERVICE_PORT, 'v6');
+    const { client, arrival, moved } = await dial(podAContainer, SERVER_V6, SERVICE_PORT, 'v6');
     assert.equal(arrival.listener, 'capture-v6');
+    assert.equal(client.remote, `${SERVER_V6}:${SERVICE_PORT}`, 'getpeername6 answers with the dialled IPv6 destination');
     assert.deepEqual(arrival.orig, { address: SERVER_V6, port: SERVICE_PORT, family: 6, podCgroupId: podAId });
     assert.deepEqual(moved, { captured: 1, bypassed: 0, failed: 0 });
   });
