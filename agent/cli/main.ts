@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ParseArgsOptionsConfig } from 'node:util';
-import { describeError, isWeftError, WeftError } from '../errors.ts';
+import { describeError, isWeftError } from '../errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { WeftConfig } from '../config/schema.ts';
 
@@ -106,12 +106,13 @@ async function dispatch(argv: readonly string[], io: CliIo, env: NodeJS.ProcessE
   const config = (): WeftConfig => loadConfig({ path: configPath, env });
   switch (command) {
     case 'agent': {
-      const runAgent = await loadCommand<(config: WeftConfig) => Promise<void> | void>('agent', 'runAgent');
+      // Loaded on demand: `weft check` and `weft status` must work where the addon is not built.
+      const { runAgent } = await import('./agent.ts');
       await runAgent(config());
       return 0;
     }
     case 'demo': {
-      const runDemo = await loadCommand<(config: WeftConfig, options: { hold: boolean }) => Promise<void>>('demo', 'runDemo');
+      const { runDemo } = await import('./demo.ts');
       const hold = typeof values.hold === 'boolean' ? values.hold : process.stdout.isTTY === true;
       await runDemo(config(), { hold });
       return 0;
@@ -141,20 +142,6 @@ function findCommand(argv: readonly string[]): Command | undefined {
  * agent.ts and demo.ts are written alongside this shell and may land later; they are imported by
  * URL so that a tree without them still builds and says which command is missing.
  */
-async function loadCommand<F>(command: 'agent' | 'demo', exportName: string): Promise<F> {
-  const url = new URL(`./${command}.ts`, import.meta.url);
-  let loaded: Record<string, unknown>;
-  try {
-    loaded = (await import(url.href)) as Record<string, unknown>;
-  } catch (error) {
-    const missing = (error as { code?: unknown; url?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && (error as { url?: unknown }).url === url.href;
-    if (missing) throw new WeftError('WEFT_E_CLI_UNAVAILABLE', `\`weft ${command}\` is not available in this build (agent/cli/${command}.ts is missing)`);
-    throw new WeftError('WEFT_E_CLI_UNAVAILABLE', `\`weft ${command}\` could not be loaded: ${describeError(error)}`, { cause: error });
-  }
-  const fn = loaded[exportName];
-  if (typeof fn !== 'function') throw new WeftError('WEFT_E_CLI_UNAVAILABLE', `\`weft ${command}\` is not available in this build (agent/cli/${command}.ts has no ${exportName})`);
-  return fn as F;
-}
 
 let version: string | undefined;
 function packageVersion(): string {
