@@ -7,6 +7,7 @@ import { bpfPinPath } from '../config/schema.ts';
 import { createAdminServer } from '../admin/server.ts';
 import type { AdminServer } from '../admin/server.ts';
 import { findCgroup2Mount } from '../host/cgroup2.ts';
+import { cachedHostFacts, hostFacts } from '../host/facts.ts';
 import { podsRootAuto } from '../inventory/cgroup-resolver.ts';
 import { InventoryFileSource } from '../inventory/file-source.ts';
 import { MeshInventory } from '../inventory/mesh-inventory.ts';
@@ -38,6 +39,7 @@ export interface StartedAgent {
 export async function startAgent(config: WeftConfig, options: StartOptions = {}): Promise<StartedAgent> {
   const log = options.logger ?? createLogger(options.quiet === true ? 'warn' : config.log.level);
   const podsRoot = resolvePodsRoot(config.cgroup.podsRoot);
+  void hostFacts();
 
   const interceptor: InterceptorPort = startCapture({
     pinDir: bpfPinPath(config.bpf),
@@ -74,7 +76,9 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
         const qos = (pod as { qosClass?: 'Guaranteed' | 'Burstable' | 'BestEffort' }).qosClass;
         return resolver.resolve({ uid: pod.uid, qosClass: qos });
       },
-      hostFacts: () => ({ podsRoot, nodeName: config.node.name }),
+      // Host facts (systeminformation) are gathered once in the background; /status shows them
+      // as soon as they are in and never waits for them.
+      hostFacts: () => ({ nodeName: config.node.name, podsRoot, ...cachedHostFacts() }),
     };
     running = new RunningAgent(ports, { outboundPort: config.capture.outboundPort, captureV6: config.capture.captureV6 }, log);
     const agent = running;
