@@ -51,7 +51,10 @@ export async function runDemo(base: WeftConfig, options: DemoOptions): Promise<v
   };
   const onSignal = (): void => {
     say('\n· Ctrl-C: cleaning up');
-    void cleanup().then(() => process.exit(130));
+    void cleanup().then(() => {
+      say('6. removed the pods, namespaces, cgroups and BPF attachments the demo made');
+      process.exit(130);
+    });
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
