@@ -12,7 +12,7 @@ rebuild=0
 [ "${1:-}" = "--rebuild" ] && rebuild=1
 
 # 1. Debian packages. dpkg-query answers in milliseconds, so this costs nothing when all are there.
-debs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config cmake make g++
+debs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config linux-libc-dev cmake make g++
       iproute2 util-linux procps socat curl)
 missing=()
 for p in "${debs[@]}"; do
