@@ -11,7 +11,7 @@ import { logFunction } from '../telemetry/log.ts';
 import { OutboundHandler, outboundParams } from '../proxy/outbound.ts';
 import type { OutboundRouter } from '../proxy/outbound.ts';
 import { PodCapture, podCaptureParams } from './pod-capture.ts';
-import type { CapturePod, PodListeners, PodPlacement } from './pod-capture.ts';
+import type { CapturePod, PodListeners, PodPlacement, ReadyPlacement } from './pod-capture.ts';
 import { RecentConnections } from './status.ts';
 
 export interface AgentPorts {
@@ -61,6 +61,12 @@ export class RunningAgent {
   readonly #log: Logger;
   readonly #capture: PodCapture;
   readonly recent = new RecentConnections();
+  /**
+   * Connections the agent accepted per captured pod (by cgroup id), since it was meshed. Against the
+   * kernel's `captured` counter this is the self-check that capture really reaches the agent:
+   * interception that silently does nothing is the failure users of other meshes report most.
+   */
+  readonly #accepted = new Map<string, { count: number }>();
   readonly startedAt = new Date();
   #stopped = false;
 
@@ -72,9 +78,12 @@ export class RunningAgent {
     this.#capture = new PodCapture(podCaptureParams, {
       locate: (pod) => ports.locate(pod),
       openListeners: (netnsPath, onConnection) => this.#openListeners(netnsPath, onConnection),
-      connectionHandler: (_pod, placement, listeners) => this.#handlerFor(placement.netnsPath, listeners),
+      connectionHandler: (_pod, placement, listeners) => this.#handlerFor(placement, listeners),
       mesh: (cgroupId, flags) => ports.interceptor.meshPod(cgroupId, flags),
-      unmesh: (cgroupId) => ports.interceptor.unmeshPod(cgroupId),
+      unmesh: (cgroupId) => {
+        ports.interceptor.unmeshPod(cgroupId);
+        this.#accepted.delete(cgroupId.toString());
+      },
       log: podLog,
     });
     ports.inventory.start((wanted, excluded) => this.#capture.setDesired(wanted, excluded));
@@ -95,12 +104,17 @@ export class RunningAgent {
 
   status(): unknown {
     const pods = this.#capture.status().map((pod) => {
-      const counters = pod.cgroupId === undefined ? undefined : this.#ports.interceptor.counters(BigInt(pod.cgroupId));
+      const counters = pod.cgroupId === undefined || pod.state !== 'meshed' ? undefined : this.#ports.interceptor.counters(BigInt(pod.cgroupId));
+      const accepted = pod.cgroupId === undefined ? 0 : (this.#accepted.get(pod.cgroupId)?.count ?? 0);
       return {
         ...pod,
         meshed: pod.state === 'meshed',
         counters: counters === undefined ? undefined : {
           captured: Number(counters.captured), bypassed: Number(counters.bypassed), failed: Number(counters.failed),
+          accepted,
+          // Captured by the kernel but never accepted here: in flight for a moment, or lost (a
+          // listener that is gone). A number that stays above zero means capture is broken.
+          unaccepted: Math.max(0, Number(counters.captured) - accepted),
         },
       };
     });
@@ -151,9 +165,12 @@ export class RunningAgent {
     }
   }
 
-  #handlerFor(netnsPath: string, listeners: PodListeners): (socket: Socket) => void {
+  #handlerFor(placement: ReadyPlacement, listeners: PodListeners): (socket: Socket) => void {
     const interceptor = this.#ports.interceptor;
-    const inPod = interceptor.inPod(netnsPath);
+    const inPod = interceptor.inPod(placement.netnsPath);
+    // A new capture starts from zero, as the kernel's counters do when the pod is meshed again.
+    const accepted = { count: 0 };
+    this.#accepted.set(placement.cgroupId.toString(), accepted);
     const netnsCookie = listeners.netnsCookie;
     const handler = new OutboundHandler(outboundParams, {
       originalDestination: (family, port) => interceptor.originalDestination(netnsCookie, family, port),
@@ -162,7 +179,10 @@ export class RunningAgent {
       events: { onConnection: (record) => this.recent.add(record) },
       now: () => performance.now(),
     });
-    return (socket) => handler.handle(socket);
+    return (socket) => {
+      accepted.count += 1;
+      handler.handle(socket);
+    };
   }
 }
 

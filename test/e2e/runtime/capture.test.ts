@@ -34,7 +34,7 @@ interface PodStatus {
   name: string;
   state: string;
   reason?: string;
-  counters?: { captured: number; bypassed: number; failed: number };
+  counters?: { captured: number; bypassed: number; failed: number; accepted: number; unaccepted: number };
 }
 interface AgentStatus {
   pods: PodStatus[];
@@ -150,7 +150,10 @@ describe('transparent interception end to end', { skip: labSkip('interception e2
     assert.equal(rest.join('\n'), payload, 'byte for byte');
     const after = await status();
     assert.equal(after.connections.totals.connections, before + 1, 'the connection went through the agent');
-    assert.ok(((await podState(client))?.counters?.captured ?? 0) >= 1, 'the BPF counter counted the capture');
+    const counters = (await podState(client))?.counters;
+    assert.ok((counters?.captured ?? 0) >= 1, 'the BPF counter counted the capture');
+    assert.equal(counters?.accepted, counters?.captured, 'self-check: every captured connection reached the agent');
+    assert.equal(counters?.unaccepted, 0);
   });
 
   it('passes a connection to a pod IP through the agent, and turns an upstream reset into a reset', async () => {
