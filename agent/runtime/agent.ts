@@ -13,6 +13,8 @@ import type { OutboundRouter } from '../proxy/outbound.ts';
 import { PodCapture, podCaptureParams } from './pod-capture.ts';
 import type { CapturePod, PodListeners, PodPlacement, ReadyPlacement } from './pod-capture.ts';
 import { RecentConnections } from './status.ts';
+import { AgentMetrics } from '../telemetry/metrics.ts';
+import type { PodCaptureSample } from '../telemetry/metrics.ts';
 
 export interface AgentPorts {
   readonly interceptor: InterceptorPort;
@@ -61,6 +63,7 @@ export class RunningAgent {
   readonly #log: Logger;
   readonly #capture: PodCapture;
   readonly recent = new RecentConnections();
+  readonly metrics: AgentMetrics;
   /**
    * Connections the agent accepted per captured pod (by cgroup id), since it was meshed. Against the
    * kernel's `captured` counter this is the self-check that capture really reaches the agent:
@@ -74,11 +77,12 @@ export class RunningAgent {
     this.#ports = ports;
     this.#settings = settings;
     this.#log = log;
+    this.metrics = new AgentMetrics({ captureCounters: () => this.#captureSamples() });
     const podLog = logFunction(log.child({ area: 'capture' }));
     this.#capture = new PodCapture(podCaptureParams, {
       locate: (pod) => ports.locate(pod),
       openListeners: (netnsPath, onConnection) => this.#openListeners(netnsPath, onConnection),
-      connectionHandler: (_pod, placement, listeners) => this.#handlerFor(placement, listeners),
+      connectionHandler: (pod, placement, listeners) => this.#handlerFor(pod, placement, listeners),
       mesh: (cgroupId, flags) => ports.interceptor.meshPod(cgroupId, flags),
       unmesh: (cgroupId) => {
         ports.interceptor.unmeshPod(cgroupId);
@@ -130,6 +134,20 @@ export class RunningAgent {
     };
   }
 
+  #captureSamples(): PodCaptureSample[] {
+    const samples: PodCaptureSample[] = [];
+    for (const pod of this.#capture.status()) {
+      if (pod.state !== 'meshed' || pod.cgroupId === undefined) continue;
+      const counters = this.#ports.interceptor.counters(BigInt(pod.cgroupId));
+      if (counters === undefined) continue;
+      samples.push({
+        namespace: pod.namespace, pod: pod.name,
+        captured: Number(counters.captured), bypassed: Number(counters.bypassed), failed: Number(counters.failed),
+      });
+    }
+    return samples;
+  }
+
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
@@ -165,7 +183,8 @@ export class RunningAgent {
     }
   }
 
-  #handlerFor(placement: ReadyPlacement, listeners: PodListeners): (socket: Socket) => void {
+  #handlerFor(pod: CapturePod, placement: ReadyPlacement, listeners: PodListeners): (socket: Socket) => void {
+    const source = { namespace: pod.namespace, pod: pod.name };
     const interceptor = this.#ports.interceptor;
     const inPod = interceptor.inPod(placement.netnsPath);
     // A new capture starts from zero, as the kernel's counters do when the pod is meshed again.
@@ -176,7 +195,12 @@ export class RunningAgent {
       originalDestination: (family, port) => interceptor.originalDestination(netnsCookie, family, port),
       router: this.#ports.router,
       connector: { connect: (target) => inPod.connect(target) },
-      events: { onConnection: (record) => this.recent.add(record) },
+      events: {
+        onConnection: (record) => {
+          this.recent.add(record);
+          this.metrics.connection(source, record);
+        },
+      },
       now: () => performance.now(),
     });
     return (socket) => {

@@ -88,6 +88,11 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       provider: { status: () => agent.status(), readiness: () => agent.readiness() },
       log: logFunction(log.child({ area: 'admin' })),
     });
+    admin.router.get('/metrics', async (request) => {
+      const accept = request.headers.accept;
+      const { contentType, body } = await agent.metrics.expose(typeof accept === 'string' ? accept : undefined);
+      return { status: 200, headers: { 'content-type': contentType }, body };
+    });
     const bound = await admin.listen();
     log.info({ admin: bound.url, podsRoot, pins: bpfPinPath(config.bpf) }, 'weft agent started');
     const server = admin;

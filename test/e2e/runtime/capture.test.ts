@@ -156,6 +156,20 @@ describe('transparent interception end to end', { skip: labSkip('interception e2
     assert.equal(counters?.unaccepted, 0);
   });
 
+  it('exposes Linkerd-named TCP metrics and the kernel capture counters on /metrics, in both formats', async () => {
+    const response = await fetch(`http://127.0.0.1:${adminPort}/metrics`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    const labels = 'direction="outbound",authority="shop/web:http",source_namespace="shop",source_pod="client"';
+    assert.match(text, new RegExp(`^tcp_open_total\\{${labels}\\} [1-9]`, 'm'));
+    assert.match(text, new RegExp(`^tcp_read_bytes_total\\{${labels}\\} [1-9]\\d{5}`, 'm'), 'the ~350 KB payload counted');
+    assert.match(text, /^weft_capture_connections_total\{namespace="shop",pod="client",outcome="captured"\} [1-9]/m);
+    const open = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+    assert.match(open.headers.get('content-type') ?? '', /^application\/openmetrics-text/);
+    assert.match(await open.text(), /# EOF\s*$/);
+  });
+
   it('passes a connection to a pod IP through the agent, and turns an upstream reset into a reset', async () => {
     const before = (await status()).connections.totals.connections;
     const ok = await clientTcp.connect({ host: web.ip, port: WEB_PORT, send: 'direct-ip' });

@@ -1,0 +1,88 @@
+// Prometheus metrics (prom-client) in Linkerd's names and labels, so existing dashboards work, plus
+// weft's own. Metrics are created here and passed to the parts that record them: never global.
+//
+// Cardinality is bounded by construction: `authority` is a Service name from discovery or the
+// literal "passthrough" (never a raw ip:port a pod happened to dial), and pod labels come from the
+// node's inventory, which is bounded by the pods one node can run.
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { OpenMetricsContentType } from 'prom-client';
+import type { OutboundConnectionRecord } from '../proxy/outbound.ts';
+
+export interface PodCaptureSample {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly captured: number;
+  readonly bypassed: number;
+  readonly failed: number;
+}
+
+export interface MetricsDeps {
+  /** Read at scrape time: the kernel's per-pod capture counters for meshed pods. */
+  readonly captureCounters: () => readonly PodCaptureSample[];
+}
+
+export class AgentMetrics {
+  /** One registry per exposition format, so the format can be negotiated per scrape. */
+  readonly #prometheus = new Registry();
+  readonly #openMetrics = new Registry<OpenMetricsContentType>();
+  readonly #tcpOpen: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
+  readonly #tcpClose: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod' | 'classification' | 'errno'>;
+  readonly #tcpRead: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
+  readonly #tcpWrite: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
+  readonly #tcpDuration: Histogram<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
+
+  constructor(deps: MetricsDeps) {
+    this.#openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    const registers = [this.#prometheus, this.#openMetrics];
+    const tcpLabels = ['direction', 'authority', 'source_namespace', 'source_pod'] as const;
+    this.#tcpOpen = new Counter({ name: 'tcp_open_total', help: 'TCP connections opened through the proxy', labelNames: tcpLabels, registers });
+    this.#tcpClose = new Counter({
+      name: 'tcp_close_total', help: 'TCP connections closed, by how they ended',
+      labelNames: [...tcpLabels, 'classification', 'errno'], registers,
+    });
+    this.#tcpRead = new Counter({ name: 'tcp_read_bytes_total', help: 'Bytes read from the client', labelNames: tcpLabels, registers });
+    this.#tcpWrite = new Counter({ name: 'tcp_write_bytes_total', help: 'Bytes written to the client', labelNames: tcpLabels, registers });
+    this.#tcpDuration = new Histogram({
+      name: 'tcp_connection_duration_ms', help: 'How long proxied TCP connections lasted, in milliseconds',
+      labelNames: tcpLabels, registers,
+      buckets: [1, 10, 100, 1000, 10_000, 60_000, 600_000, 3_600_000],
+    });
+    // The kernel counts; this reads its maps at scrape time rather than mirroring them.
+    new Counter({
+      name: 'weft_capture_connections_total',
+      help: 'Connections of meshed pods seen by the capture programs, by what they did (captured, bypassed, failed)',
+      labelNames: ['namespace', 'pod', 'outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const sample of deps.captureCounters()) {
+          const base = { namespace: sample.namespace, pod: sample.pod };
+          this.inc({ ...base, outcome: 'captured' }, sample.captured);
+          this.inc({ ...base, outcome: 'bypassed' }, sample.bypassed);
+          this.inc({ ...base, outcome: 'failed' }, sample.failed);
+        }
+      },
+    });
+  }
+
+  /** Records one finished outbound connection of a pod. */
+  connection(source: { readonly namespace: string; readonly pod: string }, record: OutboundConnectionRecord): void {
+    const labels = { direction: 'outbound', authority: record.route, source_namespace: source.namespace, source_pod: source.pod };
+    this.#tcpOpen.inc(labels);
+    const failed = record.outcome === 'connect-failed' || record.outcome === 'no-original-destination';
+    this.#tcpClose.inc({
+      ...labels,
+      classification: failed || record.outcome !== 'closed' ? 'failure' : 'success',
+      errno: record.outcome === 'closed' ? '' : (record.error !== undefined && /^E[A-Z]+$/.test(record.error) ? record.error : record.outcome),
+    });
+    this.#tcpRead.inc(labels, record.clientBytes);
+    this.#tcpWrite.inc(labels, record.upstreamBytes);
+    this.#tcpDuration.observe(labels, record.durationMs);
+  }
+
+  /** The exposition for an Accept header: OpenMetrics when asked for, Prometheus text otherwise. */
+  async expose(accept: string | undefined): Promise<{ contentType: string; body: string }> {
+    const registry = accept !== undefined && accept.includes('application/openmetrics-text') ? this.#openMetrics : this.#prometheus;
+    return { contentType: registry.contentType, body: await registry.metrics() };
+  }
+}
