@@ -7,6 +7,7 @@
 import type { Server, Socket } from 'node:net';
 import { describeError } from '../errors.ts';
 import type { PodPlacement } from '../inventory/resolver.ts';
+import type { QosClass } from '../inventory/types.ts';
 
 export type { PodPlacement };
 
@@ -14,6 +15,8 @@ export interface CapturePod {
   readonly uid: string;
   readonly namespace: string;
   readonly name: string;
+  /** Where the kubelet put the pod's cgroup, when the source knows it (saves a search). */
+  readonly qosClass?: QosClass;
 }
 
 export interface PodListeners {

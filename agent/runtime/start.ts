@@ -72,10 +72,7 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
         close: () => Promise.all([inventory.close(), router.close()]).then(() => undefined),
       },
       router,
-      locate: (pod) => {
-        const qos = (pod as { qosClass?: 'Guaranteed' | 'Burstable' | 'BestEffort' }).qosClass;
-        return resolver.resolve({ uid: pod.uid, qosClass: qos });
-      },
+      locate: (pod) => resolver.resolve(pod),
       // Host facts (systeminformation) are gathered once in the background; /status shows them
       // as soon as they are in and never waits for them.
       hostFacts: () => ({ nodeName: config.node.name, podsRoot, ...cachedHostFacts() }),
