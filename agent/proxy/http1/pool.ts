@@ -1,0 +1,205 @@
+// Keep-alive connections to endpoints, per endpoint: a request takes the most recently used idle
+// connection (warmest, and the one least likely to have been closed by the server's idle timer) or
+// connects a new one through the injected connector, so host sockets and in-pod sockets
+// (SocketFactory) plug in the same way. A connection comes back only after a clean exchange.
+import type { Socket } from 'node:net';
+import { WeftError } from '../../errors.ts';
+import type { CallContext, NewService, Service } from '../../stack/service.ts';
+import type { HttpRequest, HttpResponse } from '../http/message.ts';
+import { Http1ClientConnection, type ConnectionOwner } from './client-connection.ts';
+import { http1Params, type Http1Params } from './params.ts';
+
+export interface Http1PoolParams {
+  /** Idle connections kept per endpoint; more are closed when released. */
+  readonly maxIdlePerEndpoint: number;
+  /** An idle connection unused this long is closed (below typical server keep-alive timeouts, so weft closes first). */
+  readonly idleTimeoutMs: number;
+  /** A connect that has not completed in this long fails (retryable: nothing was sent). */
+  readonly connectTimeoutMs: number;
+  readonly http1: Http1Params;
+}
+
+export const http1PoolParams: Http1PoolParams = {
+  maxIdlePerEndpoint: 32,
+  idleTimeoutMs: 30_000,
+  connectTimeoutMs: 10_000,
+  http1: http1Params,
+};
+
+/** Opens a socket to `target` (it may still be connecting). */
+export type Connector<T> = (target: T) => Socket;
+
+export interface Http1PoolDeps<T> {
+  readonly connector: Connector<T>;
+  /** The pool key of a target: one idle list per key. */
+  readonly keyOf: (target: T) => string;
+}
+
+export class Http1Pool<T> implements ConnectionOwner {
+  readonly #params: Http1PoolParams;
+  readonly #connector: Connector<T>;
+  readonly #keyOf: (target: T) => string;
+  readonly #idle = new Map<string, Http1ClientConnection[]>();
+  readonly #all = new Set<Http1ClientConnection>();
+  #closed = false;
+  /** Connections opened so far, for tests and /status. */
+  connects = 0;
+
+  constructor(params: Http1PoolParams, deps: Http1PoolDeps<T>) {
+    if (!(Number.isSafeInteger(params.maxIdlePerEndpoint) && params.maxIdlePerEndpoint >= 0)) {
+      throw new WeftError('WEFT_E_HTTP_PARAMS', `http1 pool maxIdlePerEndpoint must be a non-negative integer, got ${params.maxIdlePerEndpoint}`);
+    }
+    if (!(params.idleTimeoutMs > 0 && params.connectTimeoutMs > 0)) {
+      throw new WeftError('WEFT_E_HTTP_PARAMS', 'http1 pool idleTimeoutMs and connectTimeoutMs must be positive');
+    }
+    this.#params = params;
+    this.#connector = deps.connector;
+    this.#keyOf = deps.keyOf;
+  }
+
+  /** Idle connections held for `key`. */
+  idleCount(key: string): number {
+    return this.#idle.get(key)?.length ?? 0;
+  }
+
+  /** Open connections, idle or busy. */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  /** Sends `req` to `target` on a pooled or new connection. */
+  async request(target: T, req: HttpRequest, cx: CallContext): Promise<HttpResponse> {
+    if (this.#closed) throw new WeftError('WEFT_E_HTTP_POOL_CLOSED', 'http1: the connection pool is closed', { flags: { rejected: true } });
+    const key = this.#keyOf(target);
+    const conn = this.#takeIdle(key) ?? (await this.#connect(target, key, cx));
+    return conn.request(req, cx);
+  }
+
+  /** One Service per endpoint, for the balancer (NewService). */
+  readonly service: NewService<T, Service<HttpRequest, HttpResponse>> = (target: T) => new PoolEndpointService(this, target);
+
+  #takeIdle(key: string): Http1ClientConnection | undefined {
+    const list = this.#idle.get(key);
+    if (list === undefined) return undefined;
+    while (list.length > 0) {
+      const conn = list.pop() as Http1ClientConnection;
+      if (conn.idleTimer !== undefined) clearTimeout(conn.idleTimer);
+      conn.idleTimer = undefined;
+      if (conn.reusable) return conn;
+      conn.destroy();
+    }
+    return undefined;
+  }
+
+  #connect(target: T, key: string, cx: CallContext): Promise<Http1ClientConnection> {
+    return new Promise((resolve, reject) => {
+      let socket: Socket;
+      try {
+        socket = this.#connector(target);
+      } catch (error) {
+        reject(connectError(key, error));
+        return;
+      }
+      this.connects++;
+      const done = (error: unknown): void => {
+        clearTimeout(timer);
+        socket.removeListener('connect', onConnect);
+        socket.removeListener('error', done);
+        cx.signal.removeEventListener('abort', onAbort);
+        socket.destroy();
+        reject(error === undefined ? connectError(key, new Error('closed')) : connectError(key, error));
+      };
+      const onConnect = (): void => {
+        clearTimeout(timer);
+        socket.removeListener('error', done);
+        cx.signal.removeEventListener('abort', onAbort);
+        const conn = new Http1ClientConnection(socket, key, this, this.#params.http1);
+        this.#all.add(conn);
+        resolve(conn);
+      };
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        socket.removeListener('connect', onConnect);
+        socket.removeListener('error', done);
+        socket.destroy();
+        reject(new WeftError('WEFT_E_HTTP_CANCELLED', 'http1: the caller went away while connecting', { cause: cx.signal.reason, flags: { interrupted: true } }));
+      };
+      const timer = setTimeout(() => done(new Error(`no connection within ${this.#params.connectTimeoutMs} ms`)), this.#params.connectTimeoutMs);
+      timer.unref();
+      if (cx.signal.aborted) {
+        onAbort();
+        return;
+      }
+      cx.signal.addEventListener('abort', onAbort, { once: true });
+      socket.once('error', done);
+      if (socket.readyState === 'open') onConnect();
+      else socket.once('connect', onConnect);
+    });
+  }
+
+  release(conn: Http1ClientConnection): void {
+    if (this.#closed || !conn.reusable) {
+      conn.destroy();
+      return;
+    }
+    let list = this.#idle.get(conn.key);
+    if (list === undefined) {
+      list = [];
+      this.#idle.set(conn.key, list);
+    }
+    if (list.length >= this.#params.maxIdlePerEndpoint) {
+      conn.destroy();
+      return;
+    }
+    list.push(conn);
+    conn.idleTimer = setTimeout(() => conn.destroy(), this.#params.idleTimeoutMs);
+    conn.idleTimer.unref();
+  }
+
+  closed(conn: Http1ClientConnection): void {
+    this.#all.delete(conn);
+    const list = this.#idle.get(conn.key);
+    if (list === undefined) return;
+    const i = list.indexOf(conn);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.#idle.delete(conn.key);
+  }
+
+  /** Closes idle connections now and busy ones as their exchanges end. */
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const list of this.#idle.values()) for (const conn of list) conn.destroy();
+    this.#idle.clear();
+    return Promise.resolve();
+  }
+
+  /** Destroys every connection, busy or not (agent stop). */
+  destroy(): void {
+    this.#closed = true;
+    for (const conn of this.#all) conn.destroy();
+    this.#idle.clear();
+  }
+}
+
+/** The endpoint-level Service the balancer holds: requests to one target through the shared pool. */
+class PoolEndpointService<T> implements Service<HttpRequest, HttpResponse> {
+  readonly #pool: Http1Pool<T>;
+  readonly #target: T;
+
+  constructor(pool: Http1Pool<T>, target: T) {
+    this.#pool = pool;
+    this.#target = target;
+  }
+
+  call(req: HttpRequest, cx: CallContext): Promise<HttpResponse> {
+    return this.#pool.request(this.#target, req, cx);
+  }
+}
+
+function connectError(key: string, cause: unknown): WeftError {
+  const what = cause instanceof Error ? cause.message : String(cause);
+  return new WeftError('WEFT_E_HTTP_CONNECT', `http1: could not connect to ${key}: ${what}; nothing was sent, safe to retry`, {
+    cause,
+    flags: { retryable: true },
+  });
+}
