@@ -66,46 +66,56 @@ export function classifyClientHello(bytes: Uint8Array, atBound: boolean): HelloR
   const message = gatherHandshake(bytes);
   if (message === HELLO_NEED_MORE) return atBound ? TRUNCATED : HELLO_NEED_MORE;
   if (message === 'malformed') return MALFORMED;
-  if (message === 'truncated') return TRUNCATED;
   return parseClientHello(message);
 }
 
+/**
+ * Records one ClientHello may span. Real stacks send it in one record, or a few when it is split on
+ * purpose (some clients cut it around the SNI); a hello in hundreds of tiny records is only a way to
+ * make every re-classification walk them all, so past this it is malformed (TLS without SNI).
+ */
+const MAX_RECORDS = 64;
+
 /** The whole handshake message (type and length included), or why there is none yet. */
-function gatherHandshake(bytes: Uint8Array): Uint8Array | typeof HELLO_NEED_MORE | 'malformed' | 'truncated' {
+function gatherHandshake(bytes: Uint8Array): Uint8Array | typeof HELLO_NEED_MORE | 'malformed' {
+  // One pass of arithmetic over the record headers; the fragments are copied only once whole, since
+  // this runs again on every read while the hello is incomplete.
   const n = bytes.length;
-  const parts: Uint8Array[] = [];
+  const head = [0, 0, 0, 0];
   let gathered = 0;
   let wanted = -1;
   let pos = 0;
-  for (;;) {
+  for (let records = 1; ; records++) {
     if (pos + RECORD_HEADER > n) return HELLO_NEED_MORE;
-    if (pos > 0) {
-      // A later record of the same message must be another handshake record of the same version.
-      if (bytes[pos] !== CONTENT_HANDSHAKE || bytes[pos + 1] !== 3) return 'malformed';
-    }
+    // A later record of the same message must be another handshake record of the same version.
+    if (pos > 0 && (bytes[pos] !== CONTENT_HANDSHAKE || bytes[pos + 1] !== 3)) return 'malformed';
+    if (records > MAX_RECORDS) return 'malformed';
     const length = u16(bytes, pos + 3);
     if (length === 0 || length > MAX_FRAGMENT) return 'malformed';
     const fragStart = pos + RECORD_HEADER;
     const available = Math.min(length, n - fragStart);
-    parts.push(bytes.subarray(fragStart, fragStart + available));
+    for (let i = 0; gathered + i < 4 && i < available; i++) head[gathered + i] = bytes[fragStart + i] as number;
     gathered += available;
-    if (wanted < 0 && gathered >= 4) {
-      const head = concat(parts, gathered);
-      wanted = 4 + ((head[1] as number) << 16 | (head[2] as number) << 8 | (head[3] as number));
-    }
-    if (wanted >= 0 && gathered >= wanted) return concat(parts, gathered).subarray(0, wanted);
+    if (wanted < 0 && gathered >= 4) wanted = 4 + (((head[1] as number) << 16) | ((head[2] as number) << 8) | (head[3] as number));
+    if (wanted >= 0 && gathered >= wanted) return assemble(bytes, wanted);
     if (available < length) return HELLO_NEED_MORE;
     pos = fragStart + length;
   }
 }
 
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
+/** The first `wanted` fragment bytes of the records from bytes[0] (already checked by gatherHandshake). */
+function assemble(bytes: Uint8Array, wanted: number): Uint8Array {
+  const first = u16(bytes, 3);
+  if (first >= wanted) return bytes.subarray(RECORD_HEADER, RECORD_HEADER + wanted);
+  const out = new Uint8Array(wanted);
   let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+  let pos = 0;
+  while (at < wanted) {
+    const length = u16(bytes, pos + 3);
+    const take = Math.min(length, wanted - at);
+    out.set(bytes.subarray(pos + RECORD_HEADER, pos + RECORD_HEADER + take), at);
+    at += take;
+    pos += RECORD_HEADER + length;
   }
   return out;
 }

@@ -117,6 +117,14 @@ describe('classify: TLS ClientHello', () => {
     assert.deepEqual(classify(bytes), { kind: 'tls', hello: 'parsed', sni: 'split.svc', alpn: ['h2'] });
   });
 
+  it('a hello cut into more than 64 records is TLS but malformed: no walk over thousands of tiny records', () => {
+    const msg = helloMessage({ sni: 'a.svc' });
+    assert.deepEqual(classify(records(msg, Math.ceil(msg.length / 64))), { kind: 'tls', hello: 'parsed', sni: 'a.svc' });
+    const tooMany = records(msg, Math.floor((msg.length - 1) / 64));
+    assert.ok(tooMany.length >= 65 * 5 + msg.length, 'at least 65 records');
+    assert.deepEqual(classify(tooMany), { kind: 'tls', hello: 'malformed' });
+  });
+
   it('leaves SNI out when the name is not a DNS host name (IP literal, trailing dot, bad byte)', () => {
     for (const name of ['10.0.0.1', 'a.svc.', 'a..b', 'a b', '', 'x'.repeat(64)]) {
       assert.deepEqual(classify(clientHello({ sni: name, alpn: ['h2'] })), { kind: 'tls', hello: 'parsed', alpn: ['h2'] }, JSON.stringify(name));
@@ -167,6 +175,11 @@ describe('classify: TLS ClientHello', () => {
       fc.property(helloSpecArb, (spec) => {
         const bytes = clientHello(spec);
         const r = assertPrefixStable(bytes);
+        const recordCount = Math.ceil(helloMessage(spec).length / (spec.recordSize ?? 1 << 14));
+        if (recordCount > 64) {
+          assert.deepEqual(r, { kind: 'tls', hello: 'malformed' });
+          return;
+        }
         const expected = {
           kind: 'tls',
           hello: 'parsed',
