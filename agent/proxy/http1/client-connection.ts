@@ -123,7 +123,7 @@ export class Http1ClientConnection implements BodySource, BodySink {
     this.socket.write(head);
     if (this.#framing === NO_BODY || this.#framing === 0) {
       this.#requestDone = true;
-      req.body.cancel(new Error('request body not sent'));
+      if (req.body.length !== 0) req.body.cancel(new Error('request body not sent'));
     } else {
       req.body.pipeTo(this);
     }

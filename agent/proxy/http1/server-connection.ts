@@ -112,6 +112,8 @@ class Exchange implements BodySource, BodySink {
     this.conn.resumeReading();
   }
   cancel(): void {
+    // A bodiless request loses nothing when its (empty) body is not read.
+    if (this.body.length === 0) return;
     this.bodyAbandoned = true;
     this.conn.resumeReading();
   }
