@@ -134,11 +134,11 @@ export function encodeRequestHead(req: HttpRequest, framing: WireFraming): Buffe
  * The response head for a client. `framing` NO_BODY for a HEAD answer, 1xx, 204 and 304: then a
  * content-length in the list (what a GET would have had, RFC 9110 §8.6) goes through as it is.
  */
-export function encodeResponseHead(res: HttpResponse, framing: WireFraming, close: boolean): Buffer {
+export function encodeResponseHead(res: HttpResponse, framing: WireFraming, connection: 'close' | 'keep-alive' | undefined): Buffer {
   let out = `HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? 'Unknown'}\r\n`;
   out = appendFields(out, res.headers, framing === NO_BODY && res.status !== 204);
   out = appendFraming(out, framing);
-  if (close) out += 'connection: close\r\n';
+  if (connection !== undefined) out += `connection: ${connection}\r\n`;
   return Buffer.from(`${out}\r\n`, 'latin1');
 }
 

@@ -291,7 +291,8 @@ export class Http1ServerConnection {
     // A request body not yet read (answered early, or abandoned) leaves bytes we would have to
     // skip to find the next head; closing is simpler and what clients expect after an early answer.
     ex.close = !ex.keepAlive || ex.framing === UNTIL_CLOSE || (!ex.requestDone && !ex.body.attached) || ex.bodyAbandoned;
-    this.socket.write(encodeResponseHead(res, ex.framing, ex.close));
+    // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only if told to.
+    this.socket.write(encodeResponseHead(res, ex.framing, ex.close ? 'close' : ex.minor === 0 ? 'keep-alive' : undefined));
     if (bodiless) {
       res.body.cancel(new Error('response has no content'));
       this.#finish(ex);

@@ -392,4 +392,65 @@ describe('http1 transport: client → server-connection → pool → upstream', 
     assert.doesNotMatch(text, /transfer-encoding/i);
     assert.match(text, /connection: close\r\n\r\npart1-part2$/);
   });
+
+  it('relays trailers of chunked bodies both ways', async () => {
+    const c = await chain((req, res) => {
+      void readAll(req).then((body) => {
+        res.setHeader('x-req-trailer', String(req.trailers['x-sum']));
+        res.addTrailers({ 'x-res-sum': 'abc' });
+        res.write(body);
+        res.end();
+      });
+    });
+    const text = await raw(c.port, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 42\r\n\r\n');
+    assert.match(text, /x-req-trailer: 42\r\n/);
+    assert.match(text, /transfer-encoding: chunked\r\n[^]*\r\n\r\n3\r\nabc\r\n0\r\nx-res-sum: abc\r\n\r\n$/);
+  });
+
+  it('keeps an HTTP/1.0 keep-alive connection open and says so', async () => {
+    const c = await chain((req, res) => res.end(`at ${req.url}`));
+    const text = await raw(c.port, 'GET /a HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\nHost: a\r\n\r\n');
+    const responses = text.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(responses.length, 2, text);
+    assert.match(responses[0] as string, /connection: keep-alive\r\n\r\nat \/a$/);
+    assert.match(responses[1] as string, /connection: close\r\n\r\nat \/b$/);
+  });
+
+  it('answers 502 when the upstream response cannot be framed, and does not reuse that connection', async () => {
+    const bad = createServer((socket) => {
+      socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'));
+    });
+    const badPort = await listen(bad);
+    const c = await chain((_req, res) => res.end(), {}, badPort);
+    const got = await send(c.port, {});
+    bad.close();
+    assert.equal(got.status, 502);
+    assert.equal(got.headers['l5d-proxy-error'], 'WEFT_E_HTTP1_TE_AND_CL');
+    assert.equal(c.pool.size, 0);
+  });
+
+  it('re-frames a read-until-close upstream body as chunked for a keep-alive client', async () => {
+    const old = createServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.0 200 OK\r\n\r\nuntil-close body'));
+    });
+    const oldPort = await listen(old);
+    const c = await chain((_req, res) => res.end(), {}, oldPort);
+    const text = await raw(c.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    old.close();
+    const responses = text.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(responses.length, 2, text);
+    assert.match(responses[0] as string, /transfer-encoding: chunked\r\n\r\n10\r\nuntil-close body\r\n0\r\n\r\n$/);
+    assert.doesNotMatch(responses[0] as string, /connection: close/);
+  });
+
+  it('aborts the client connection when the upstream resets inside the response body', async () => {
+    const c = await chain((_req, res) => {
+      res.setHeader('content-length', '100');
+      res.write('only part');
+      setImmediate(() => res.socket?.destroy());
+    });
+    const text = await raw(c.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    // The head and the part went out; then the connection was cut rather than finished short.
+    assert.match(text, /^HTTP\/1\.1 200 [^]*content-length: 100\r\n[^]*only part$/);
+  });
 });
