@@ -102,7 +102,7 @@ function assertLeftPaused(socket: net.Socket): void {
   assert.equal(socket.listenerCount('data'), 0, 'no data listener left behind');
 }
 
-describe('detectProtocol on loopback sockets', () => {
+describe('detectProtocol on loopback sockets', { timeout: 20_000 }, () => {
   it('detects an HTTP/1 request, and prefix + what follows is byte-identical to what the client sent', async () => {
     const { clock, timers } = manualClock();
     const s = await detectingServer(withDetectParams({}), clock);
