@@ -232,6 +232,25 @@ describe('detectProtocol on loopback sockets', { timeout: 20_000 }, () => {
     }
   });
 
+  it('a client that streams undecidable bytes is cut off at the bound, opaque, with nothing lost', async () => {
+    const { clock } = manualClock();
+    const params = withDetectParams({ maxPeekBytes: 4096, maxRequestLineBytes: 8192 });
+    const s = await detectingServer(params, clock);
+    try {
+      const sent = Buffer.alloc(200_000, 0x61);
+      const c = s.connect();
+      c.end(sent);
+      const { result, socket } = await s.next();
+      assert.deepEqual(result.protocol, { kind: 'opaque', reason: 'bound' });
+      assert.ok(result.prefix.length >= params.maxPeekBytes, 'decided only once the bound was read');
+      assert.ok(result.prefix.length < sent.length, 'did not read the whole stream to decide');
+      assert.deepEqual(Buffer.concat([result.prefix, await rest(socket)]), sent);
+      assert.deepEqual([...s.counts], [['opaque-bound@80', 1]]);
+    } finally {
+      s.close();
+    }
+  });
+
   it('bytes arriving one at a time are gathered and decided as the whole', async () => {
     const { clock } = manualClock();
     const s = await detectingServer(withDetectParams({}), clock);
