@@ -55,7 +55,11 @@ export const detectOutcomes = [
 
 export type DetectOutcome = (typeof detectOutcomes)[number];
 
-/** Counters, passed in (never a global registry); `dstPort` lets the wiring label what timed out where. */
+/**
+ * Counters, passed in (never a global registry); `dstPort` lets the wiring label what timed out
+ * where (mind the label's cardinality). Called once per connection from socket event handlers, so it
+ * must not throw.
+ */
 export interface DetectCounters {
   count(outcome: DetectOutcome, dstPort: number): void;
 }
