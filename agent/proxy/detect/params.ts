@@ -10,7 +10,7 @@ export interface DetectParams {
    * on a port nobody listed stalls 10 s (longer than many clients' own handshake timeouts, so it
    * looks like an outage). A client-first client writes its first bytes as soon as its connect
    * completes (it connected because it had something to send; a TLS library writes the ClientHello
-   * at once), so a real HTTP or TLS client is decided in well under a millisecond on this path. The
+   * at once), so a real HTTP or TLS client is nearly always decided on its first read. The
    * cost of a short wait falls on the rare client that connects ahead of use (pre-warmed pools): its
    * connection still works, just opaque, and is counted. The cost of a long wait falls on every
    * server-first connection. So 1 s: far above any client's connect→write gap, and a stall a
