@@ -50,6 +50,12 @@ export interface FakeKubeApiOptions {
   readonly historyLimit?: number;
   /** How often open watches that asked for bookmarks get one; 0 = never. Default 0. */
   readonly bookmarkIntervalMs?: number;
+  /**
+   * How a watch from too old a resourceVersion is refused: an ERROR event with a 410 Status inside a
+   * 200 stream (what kube-apiserver does), or a plain HTTP 410 answer (what some proxies and older
+   * servers do). Default 'event'.
+   */
+  readonly goneAs?: 'event' | 'status';
 }
 
 interface OpenWatch {
@@ -87,6 +93,7 @@ export class FakeKubeApi {
   readonly #delays: PlannedDelay[] = [];
   readonly #historyLimit: number;
   readonly #bookmarkIntervalMs: number;
+  readonly #goneAs: 'event' | 'status';
   /** Watches from a resourceVersion below this answer 410: the history no longer reaches back. */
   #oldestReplayable = 0;
   #rv = 0;
@@ -97,6 +104,7 @@ export class FakeKubeApi {
   constructor(options: FakeKubeApiOptions = {}) {
     this.#historyLimit = options.historyLimit ?? 1000;
     this.#bookmarkIntervalMs = options.bookmarkIntervalMs ?? 0;
+    this.#goneAs = options.goneAs ?? 'event';
     this.#server = createServer((req, res) => this.#handle(req, res));
   }
 
@@ -265,6 +273,13 @@ export class FakeKubeApi {
 
   #watch(route: Route, query: Record<string, string>, record: RequestRecord, res: ServerResponse): void {
     const from = query['resourceVersion'];
+    const expired = from !== undefined && from !== '' && from !== '0' && !(Number.isInteger(Number(from)) && Number(from) >= this.#oldestReplayable);
+    if (expired && this.#goneAs === 'status' && !this.#silent) {
+      record.status = 410;
+      record.gone = true;
+      sendJson(res, 410, statusObject(410, `too old resource version: ${from} (${this.#oldestReplayable})`, 'Expired'));
+      return;
+    }
     const fieldSelector = parseSelector(query['fieldSelector']);
     const labelSelector = parseSelector(query['labelSelector']);
     record.status = 200;

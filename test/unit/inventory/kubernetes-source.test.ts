@@ -136,6 +136,36 @@ describe('KubernetesInventorySource', () => {
     assert.equal(seen.count('reset'), 1, 'a relist is delivered as changes, not a second reset');
   });
 
+  it('a plain HTTP 410 on the watch request relists too', async () => {
+    await source.close();
+    await api.close();
+    api = new FakeKubeApi({ goneAs: 'status' });
+    await api.start();
+    api.apply('pods', podObject({ namespace: 'demo', name: 'web', uid: UID_A, nodeName: 'n1' }));
+    api.apply('namespaces', namespaceObject('demo'));
+    source = new KubernetesInventorySource({ nodeName: 'n1', kubeConfig: kubeConfigFor(api.url) }, params);
+    await synced();
+    api.silenceWatches(true);
+    api.dropWatches();
+    await waitFor(() => api.openWatches('pods') === 1, { what: 'a silent watch' });
+    // Recreated under the same name (a StatefulSet pod): a new UID.
+    api.delete('pods', 'demo', 'web');
+    api.apply('pods', podObject({ namespace: 'demo', name: 'web', uid: UID_C, nodeName: 'n1' }));
+    api.compactHistory();
+    api.silenceWatches(false);
+    api.dropWatches();
+    await waitFor(() => [...seen.pods.keys()].join() === UID_C, { what: 'the recreated pod alone', timeoutMs: 8000 });
+    assert.ok(api.requests.some((r) => r.gone === true && r.status === 410), 'a watch was refused with HTTP 410');
+    assert.ok(seen.updates.some((u) => u.kind === 'remove' && u.key === UID_A), 'the old UID is removed');
+  });
+
+  it('bookmarks keep a quiet watch from being cut as silent', async () => {
+    await synced();
+    await waitFor(() => (source.status().informers[0]?.bookmarks ?? 0) >= 6, { what: 'bookmarks', timeoutMs: 8000 });
+    // Six bookmarks 100 ms apart outlast the 400 ms silence limit: only bookmarks kept the watch alive.
+    assert.equal(api.requestsOf('watch', '/api/v1/pods').length, 1, 'the first watch is still the only one');
+  });
+
   it('the API answering 500s: an error update, the last good set kept, then recovery', async () => {
     await synced();
     api.failNext(6, 500);
