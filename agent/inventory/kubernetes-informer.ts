@@ -105,6 +105,7 @@ export class KubernetesInformer<T extends KubernetesObject> {
     this.#clock = clock;
     this.#handlers = handlers;
     const watch = new ObservedWatch(kubeConfig, params.silentWatchMs, {
+      closed: () => this.#closed,
       opening: () => this.#onWatchOpening(),
       streaming: () => this.#onStreaming(),
       bookmark: () => {
@@ -248,6 +249,7 @@ function describeCause(cause: unknown): string {
 }
 
 interface WatchHooks {
+  closed(): boolean;
   /** A watch request is about to be made. */
   opening(): void;
   /** The server answered 200: events will stream. */
@@ -279,31 +281,46 @@ class ObservedWatch extends Watch {
     callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
+    // The client's reconnect delay does not look at stop(): a watch due after close() is not opened.
+    if (this.#hooks.closed()) return abortedController();
     this.#hooks.opening();
-    let ended = false;
-    const controller = await super.watch(
-      path,
-      { ...queryParams, allowWatchBookmarks: true },
-      (phase: string, object: unknown, raw: unknown) => {
-        if (phase === 'BOOKMARK') this.#hooks.bookmark();
-        if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') {
-          const problem = cacheProblem(object);
-          if (problem !== undefined) {
-            this.#hooks.malformed(problem);
-            return;
-          }
+    const state = { ended: false };
+    const end = (err: unknown): void => {
+      if (state.ended) return;
+      state.ended = true;
+      done(err);
+    };
+    const filtered = (phase: string, object: unknown, raw: unknown): void => {
+      if (phase === 'BOOKMARK') this.#hooks.bookmark();
+      if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') {
+        const problem = cacheProblem(object);
+        if (problem !== undefined) {
+          this.#hooks.malformed(problem);
+          return;
         }
-        callback(phase, object, raw);
-      },
-      (err: unknown) => {
-        ended = true;
-        done(err);
-      },
-    );
+      }
+      callback(phase, object, raw);
+    };
+    let controller: AbortController;
+    try {
+      controller = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, filtered, end);
+    } catch (error) {
+      // Authentication (an exec plugin, a token file) can throw before the request; the client would
+      // let that escape as an unhandled rejection, so it is reported as the watch's end instead.
+      end(error);
+      return abortedController();
+    }
     // Watch.watch resolves once the response head arrived; a refused one has called done already.
-    if (!ended) this.#hooks.streaming();
+    if (!state.ended) this.#hooks.streaming();
     return controller;
   }
+
+}
+
+function abortedController(): AbortController {
+  const controller = new AbortController();
+  controller.abort();
+  return controller;
 }
 
 /** The client's default HTTP library with a deadline on every request (lists). */

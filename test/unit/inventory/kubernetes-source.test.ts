@@ -196,6 +196,28 @@ describe('KubernetesInventorySource', () => {
     assert.equal(api.requestsOf('list').length, lists, 'no relist');
   });
 
+  it('close() during the client\'s reconnect delay leaves no watch open', async () => {
+    // A long reconnect delay (the client's, capped at backoffMaxMs) so close() surely lands inside it,
+    // and no bookmarks (any event resets the client's delay).
+    await source.close();
+    await api.close();
+    api = new FakeKubeApi();
+    await api.start();
+    source = new KubernetesInventorySource({ nodeName: 'n1', kubeConfig: kubeConfigFor(api.url) }, { ...params, backoffMaxMs: 1500 });
+    await synced();
+    const watches = api.requestsOf('watch').length;
+    api.dropWatches();
+    await waitFor(() => api.requestsOf('watch').length >= watches + 2 && api.openWatches() === 2, { what: 'resumed watches' });
+    // A second drop with no event in between: now the client waits before resuming.
+    api.dropWatches();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(api.requestsOf('watch').length, watches + 2, 'the client is waiting to reconnect');
+    await source.close();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal(api.openWatches(), 0, 'no watch opened after close');
+    assert.equal(api.requestsOf('watch').length, watches + 2, 'no watch requested after close');
+  });
+
   it('a silent watch is cut after the timeout and resumed', async () => {
     await synced();
     api.silenceWatches(true);
