@@ -78,6 +78,9 @@ export interface KubernetesInformerStatus {
   readonly restarts: number;
   readonly bookmarks: number;
   readonly malformed: number;
+  /** Exceptions thrown by the source's own handlers (a bug): caught so the informer keeps going. */
+  readonly handlerErrors: number;
+  readonly lastHandlerError: string | undefined;
 }
 
 export class KubernetesInformer<T extends KubernetesObject> {
@@ -98,6 +101,8 @@ export class KubernetesInformer<T extends KubernetesObject> {
   #restarts = 0;
   #bookmarks = 0;
   #malformed = 0;
+  #handlerErrors = 0;
+  #lastHandlerError: string | undefined;
 
   constructor(kubeConfig: KubeConfig, options: KubernetesInformerOptions<T>, params: KubernetesWatchParams, clock: Clock, handlers: KubernetesInformerHandlers) {
     this.#options = options;
@@ -139,6 +144,8 @@ export class KubernetesInformer<T extends KubernetesObject> {
       restarts: this.#restarts,
       bookmarks: this.#bookmarks,
       malformed: this.#malformed,
+      handlerErrors: this.#handlerErrors,
+      lastHandlerError: this.#lastHandlerError,
     };
   }
 
@@ -157,7 +164,9 @@ export class KubernetesInformer<T extends KubernetesObject> {
     this.#phase = 'list';
     const list = await this.#options.list({ httpApi });
     // The client's cache reads metadata.name and metadata.namespace of every item; leave out what it cannot.
-    const items = list.items.filter((item: unknown) => {
+    // A list without items (a broken proxy) reads as empty, not as a crash inside the client.
+    const listed = (list.items as readonly T[] | undefined) ?? [];
+    const items = listed.filter((item: unknown) => {
       const problem = cacheProblem(item);
       if (problem !== undefined) this.#onMalformed(problem);
       return problem === undefined;
@@ -210,15 +219,17 @@ export class KubernetesInformer<T extends KubernetesObject> {
     });
   }
 
-  /** The client swallows what a watch callback throws; a bug in a handler must at least not vanish. */
+  /**
+   * The client swallows what a watch callback throws (and a throw while it applies a list escapes as
+   * an unhandled rejection); a handler bug is caught here, counted and shown in status instead of
+   * vanishing or taking the agent down.
+   */
   #guard(fn: () => void): void {
     try {
       fn();
     } catch (error) {
-      this.#malformed += 1;
-      queueMicrotask(() => {
-        throw error;
-      });
+      this.#handlerErrors += 1;
+      this.#lastHandlerError = describeError(error);
     }
   }
 }
