@@ -199,6 +199,11 @@ export class Http1ClientConnection implements BodySource, BodySink {
       switch (step) {
         case 'head':
           pos = reader.offset;
+          if (this.#responseDone) {
+            // A second response to one request: the server is out of step.
+            this.#fail(new WeftError('WEFT_E_HTTP_UNSOLICITED_RESPONSE', 'http1: the upstream sent a response nobody asked for'));
+            return;
+          }
           this.#onHead(reader.head as Http1Head);
           break;
         case 'data':

@@ -72,6 +72,10 @@ export class Http1Pool<T> implements ConnectionOwner {
     if (this.#closed) throw new WeftError('WEFT_E_HTTP_POOL_CLOSED', 'http1: the connection pool is closed', { flags: { rejected: true } });
     const key = this.#keyOf(target);
     const conn = this.#takeIdle(key) ?? (await this.#connect(target, key, cx));
+    if (cx.signal.aborted) {
+      // The caller left while we connected: the fresh connection is still good for someone else.
+      this.release(conn);
+    }
     return conn.request(req, cx);
   }
 

@@ -32,12 +32,19 @@ export interface Http1ServerParams {
   readonly headerTimeoutMs: number;
   /** A keep-alive connection with no request in progress is closed quietly after this. */
   readonly idleTimeoutMs: number;
+  /**
+   * A client that shuts down its sending side while a request is outstanding has gone away (it
+   * cannot be told apart from a half-close on the socket): abort the request, as nginx and haproxy's
+   * abortonclose do, so an upstream is not held for nobody. false: answer what it sent, then close.
+   */
+  readonly abortOnClientClose: boolean;
   readonly http1: Http1Params;
 }
 
 export const http1ServerParams: Http1ServerParams = {
   headerTimeoutMs: 10_000,
   idleTimeoutMs: 60_000,
+  abortOnClientClose: true,
   http1: http1Params,
 };
 
@@ -156,6 +163,8 @@ export class Http1ServerConnection {
   #closed = false;
   /** Closing after a last response: what the client still sends is read and dropped, so its close is seen. */
   #discarding = false;
+  /** The client shut down its sending side: answer what is in progress, then close. */
+  #peerEnded = false;
   /** Requests served; for tests and /status. */
   requests = 0;
 
@@ -172,7 +181,9 @@ export class Http1ServerConnection {
     socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
-    this.#arm(false);
+    // A new connection that sends nothing gets the header timeout, not the idle one: holding fresh
+    // connections open for free is the cheapest slowloris. It is closed quietly (no head, no 408).
+    this.#arm(false, params.headerTimeoutMs);
   }
 
   get closed(): boolean {
@@ -290,7 +301,7 @@ export class Http1ServerConnection {
     ex.framing = bodiless ? NO_BODY : length !== undefined ? length : ex.minor === 1 ? CHUNKED : UNTIL_CLOSE;
     // A request body not yet read (answered early, or abandoned) leaves bytes we would have to
     // skip to find the next head; closing is simpler and what clients expect after an early answer.
-    ex.close = !ex.keepAlive || ex.framing === UNTIL_CLOSE || (!ex.requestDone && !ex.body.attached) || ex.bodyAbandoned;
+    ex.close = (this.#peerEnded && this.#pending === undefined) || !ex.keepAlive || ex.framing === UNTIL_CLOSE || (!ex.requestDone && !ex.body.attached) || ex.bodyAbandoned;
     // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only if told to.
     this.socket.write(encodeResponseHead(res, ex.framing, ex.close ? 'close' : ex.minor === 0 ? 'keep-alive' : undefined));
     if (bodiless) {
@@ -350,7 +361,9 @@ export class Http1ServerConnection {
     this.#pending = undefined;
     this.socket.resume();
     if (pending !== undefined) this.#feed(pending, this.#pendingPos);
-    if (this.#current === undefined && !this.#closed && this.#timer === undefined) this.#arm(this.#reader.headBytesPending > 0);
+    if (this.#current !== undefined || this.#closed || this.#discarding) return;
+    if (this.#peerEnded) this.#closeAfterWrite();
+    else if (this.#timer === undefined) this.#arm(this.#reader.headBytesPending > 0);
   }
 
   /** The response cannot be completed: the client must see a broken connection, not a short answer. */
@@ -385,6 +398,13 @@ export class Http1ServerConnection {
   // The client half-closed. A request still being answered is finished first (a client may shut
   // down its sending side after a last request); then the connection closes.
   readonly #onEnd = (): void => {
+    this.#peerEnded = true;
+    if (this.#params.abortOnClientClose && (this.#current !== undefined || this.#pending !== undefined)) {
+      this.socket.destroy(); // 'close' aborts the request in progress
+      return;
+    }
+    // Pipelined requests not parsed yet are still answered; the close comes after the last of them.
+    if (this.#pending !== undefined) return;
     const step = this.#reader.close();
     const ex = this.#current;
     if (step === 'error' && ex !== undefined && !ex.requestDone) {
@@ -394,8 +414,7 @@ export class Http1ServerConnection {
       this.socket.destroy();
       return;
     }
-    if (ex === undefined) this.socket.end();
-    else ex.close = true;
+    if (ex === undefined) this.#closeAfterWrite();
   };
 
   readonly #onError = (): void => {
@@ -459,10 +478,10 @@ export class Http1ServerConnection {
     this.socket.destroy();
   };
 
-  #arm(head: boolean): void {
+  #arm(head: boolean, ms = head ? this.#params.headerTimeoutMs : this.#params.idleTimeoutMs): void {
     this.#disarm();
     this.#timerIsHead = head;
-    this.#timer = setTimeout(this.#onTimer, head ? this.#params.headerTimeoutMs : this.#params.idleTimeoutMs);
+    this.#timer = setTimeout(this.#onTimer, ms);
     this.#timer.unref();
   }
 
@@ -485,7 +504,11 @@ export class Http1ServerConnection {
   };
 }
 
-/** Serves `socket` until it closes. */
+/**
+ * Serves `socket` until it closes. Accept with `allowHalfOpen: true`: a client may shut down its
+ * sending side after its last request and still read the answer; otherwise Node ends the socket
+ * before the response is written.
+ */
 export function serveHttp1(
   socket: Socket,
   service: Service<HttpRequest, HttpResponse>,

@@ -60,7 +60,7 @@ async function chain(handler: Handler, params: Partial<Http1ServerParams> = {}, 
     },
   };
   const sockets = new Set<Socket>();
-  const proxy = createServer((socket) => {
+  const proxy = createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     serveHttp1(socket, service, { ...http1ServerParams, ...params }, { onServiceError: (e) => errors.push(e) });
@@ -452,5 +452,49 @@ describe('http1 transport: client → server-connection → pool → upstream', 
     const text = await raw(c.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
     // The head and the part went out; then the connection was cut rather than finished short.
     assert.match(text, /^HTTP\/1\.1 200 [^]*content-length: 100\r\n[^]*only part$/);
+  });
+
+  it('with abortOnClientClose off, answers every request of a client that half-closes after pipelining them', async () => {
+    const c = await chain((req, res) => setImmediate(() => res.end(`late answer ${req.url}`)), { abortOnClientClose: false });
+    const socket = connect(c.port, '127.0.0.1');
+    await once(socket, 'connect');
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.end('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await once(socket, 'close');
+    assert.match(Buffer.concat(chunks).toString(), /^HTTP\/1\.1 200 [^]*late answer \/1HTTP\/1\.1 200 [^]*late answer \/2$/);
+  });
+
+  it('aborts the upstream request when the client leaves while waiting for the response', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((r) => (upstreamClosed = r));
+    let arrived!: () => void;
+    const upstreamGotIt = new Promise<void>((r) => (arrived = r));
+    const c = await chain((req, res) => {
+      if (req.url === '/after') {
+        res.end('fresh');
+        return;
+      }
+      arrived();
+      res.on('close', () => upstreamClosed());
+    });
+    const socket = connect(c.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /wait HTTP/1.1\r\nHost: a\r\n\r\n');
+    await upstreamGotIt;
+    socket.destroy();
+    await closed;
+    assert.equal(c.calls[0]?.cx.signal.aborted, true);
+    // The abandoned exchange's connection was destroyed, not pooled: the next request connects anew.
+    const next = await send(c.port, { path: '/after' });
+    assert.equal(next.body.toString(), 'fresh');
+    assert.equal(c.pool.connects, 2);
+    assert.equal(c.upstreamConnections, 2);
+  });
+
+  it('closes a connection that never sends a byte, without an answer', async () => {
+    const c = await chain((_req, res) => res.end(), { headerTimeoutMs: 30 });
+    const text = await raw(c.port);
+    assert.equal(text, '');
   });
 });
