@@ -25,6 +25,9 @@ export interface ConnectionOwner {
   closed(conn: Http1ClientConnection): void;
 }
 
+// RFC 9110 §9.2.2.
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
 /** The request's context, as the response parser needs it: weft never sends an upgrade. */
 class RequestContext implements ResponseContext {
   method = 'GET';
@@ -54,6 +57,10 @@ export class Http1ClientConnection implements BodySource, BodySink {
   #responseDone = false;
   #informational = false;
   #keepAlive = false;
+  /** Any byte of a response to this exchange arrived. */
+  #gotBytes = false;
+  /** The request may be sent again as it is: idempotent method, no content. */
+  #replayable = false;
   #readPaused = false;
   /** Idle-timer handle while pooled (the pool's). */
   idleTimer: NodeJS.Timeout | undefined;
@@ -106,6 +113,8 @@ export class Http1ClientConnection implements BodySource, BodySink {
     this.#responseDone = false;
     this.#informational = false;
     this.#keepAlive = false;
+    this.#gotBytes = false;
+    this.#replayable = req.body.length === 0 && IDEMPOTENT.has(req.method);
     this.#signal = cx.signal;
     cx.signal.addEventListener('abort', this.#onAbort);
     const promise = new Promise<HttpResponse>((resolve, reject) => {
@@ -191,6 +200,7 @@ export class Http1ClientConnection implements BodySource, BodySink {
       this.socket.destroy();
       return;
     }
+    this.#gotBytes = true;
     const reader = this.#reader;
     let pos = 0;
     for (;;) {
@@ -290,6 +300,15 @@ export class Http1ClientConnection implements BodySource, BodySink {
   /** The connection broke in the middle of the exchange. */
   #reset(): WeftError {
     if (!this.#wroteAny) return this.#notSent('the upstream connection closed before the request was sent');
+    // A reused connection closed with not a byte of answer: most likely the server's idle timer
+    // closed it as the request went out (the race every keep-alive client has). A request that can
+    // be sent again as it is may be retried, as Go's net/http does; anything else may have been acted on.
+    if (this.exchanges > 1 && !this.#gotBytes && this.#replayable) {
+      return new WeftError('WEFT_E_HTTP_STALE_CONNECTION', 'http1: a reused upstream connection closed before any response; the request is idempotent and bodiless, safe to retry', {
+        cause: this.#lastError,
+        flags: { retryable: true },
+      });
+    }
     return new WeftError(
       'WEFT_E_HTTP_UPSTREAM_RESET',
       this.#responseBody === undefined

@@ -1,0 +1,81 @@
+// The upstream pool on its own: which failures it marks safe to retry, and per-endpoint idle limits.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { isWeftError } from '../../../../agent/errors.ts';
+import { HttpBody, readBody } from '../../../../agent/proxy/http/body.ts';
+import { HttpRequest } from '../../../../agent/proxy/http/message.ts';
+import { Http1Pool, http1PoolParams } from '../../../../agent/proxy/http1/pool.ts';
+
+const servers: Server[] = [];
+const sockets = new Set<Socket>();
+after(async () => {
+  for (const s of sockets) s.destroy();
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+});
+
+/** A raw upstream: answers the first request on each connection, then closes on the second without a word. */
+async function answersOnce(): Promise<number> {
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    let n = 0;
+    socket.on('data', () => {
+      if (n++ === 0) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      else socket.destroy();
+    });
+  });
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+function pool(maxIdle = http1PoolParams.maxIdlePerEndpoint): Http1Pool<number> {
+  return new Http1Pool<number>({ ...http1PoolParams, maxIdlePerEndpoint: maxIdle }, { connector: (port) => connect(port, '127.0.0.1'), keyOf: (port) => `127.0.0.1:${port}` });
+}
+
+const cx = (): { deadline: undefined; signal: AbortSignal } => ({ deadline: undefined, signal: new AbortController().signal });
+
+describe('Http1Pool', () => {
+  it('marks a silent close of a reused connection retryable for an idempotent bodiless request only', async () => {
+    const port = await answersOnce();
+    const p = pool();
+    const first = await p.request(port, new HttpRequest('GET', 'http', 'up', '/'), cx());
+    assert.equal((await readBody(first.body)).toString(), 'ok');
+    assert.equal(p.idleCount(`127.0.0.1:${port}`), 1);
+    await assert.rejects(p.request(port, new HttpRequest('GET', 'http', 'up', '/'), cx()), (e: unknown) => {
+      assert.ok(isWeftError(e));
+      assert.equal(e.code, 'WEFT_E_HTTP_STALE_CONNECTION');
+      assert.equal(e.flags.retryable, true);
+      return true;
+    });
+
+    const again = await p.request(port, new HttpRequest('GET', 'http', 'up', '/'), cx());
+    await readBody(again.body);
+    await assert.rejects(p.request(port, new HttpRequest('POST', 'http', 'up', '/', undefined, HttpBody.from('x')), cx()), (e: unknown) => {
+      assert.ok(isWeftError(e));
+      assert.equal(e.code, 'WEFT_E_HTTP_UPSTREAM_RESET');
+      assert.notEqual(e.flags.retryable, true);
+      return true;
+    });
+    p.destroy();
+  });
+
+  it('keeps at most maxIdlePerEndpoint idle connections', async () => {
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', () => socket.write('HTTP/1.1 204 No Content\r\n\r\n'));
+    });
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const p = pool(2);
+    const responses = await Promise.all([1, 2, 3, 4].map(() => p.request(port, new HttpRequest('GET', 'http', 'up', '/'), cx())));
+    assert.equal(p.connects, 4);
+    await Promise.all(responses.map((r) => readBody(r.body)));
+    assert.equal(p.idleCount(`127.0.0.1:${port}`), 2);
+    p.destroy();
+  });
+});
