@@ -2,10 +2,12 @@
 // list rules, and the head mapping that keeps framing out of the list.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { WeftError } from '../../../../agent/errors.ts';
 import fc from 'fast-check';
 import { BODY_HIGH_WATER, HttpBody, readBody, type BodySource } from '../../../../agent/proxy/http/body.ts';
 import { HttpHeaders } from '../../../../agent/proxy/http/headers.ts';
 import { HttpRequest, HttpResponse } from '../../../../agent/proxy/http/message.ts';
+import { errorResponse } from '../../../../agent/proxy/http1/server-connection.ts';
 import { CHUNKED, encodeRequestHead, encodeResponseHead, NO_BODY, requestFraming } from '../../../../agent/proxy/http1/http1-transport-head.ts';
 
 describe('HttpBody', () => {
@@ -110,5 +112,21 @@ describe('HTTP/1.1 heads from the model', () => {
     assert.equal(encodeResponseHead(res, NO_BODY, undefined).toString('latin1'), 'HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\netag: "x"\r\n\r\n');
     const noContent = new HttpResponse(204, new HttpHeaders(['content-length', '5']));
     assert.equal(encodeResponseHead(noContent, NO_BODY, 'close').toString('latin1'), 'HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n');
+  });
+});
+
+describe('errors from the service as responses', () => {
+  it('maps rejected → 503, deadline → 504, anything else → 502, with the code in l5d-proxy-error', async () => {
+    const shed = errorResponse(new WeftError('WEFT_E_RESILIENCE_LOAD_SHED', 'too busy', { flags: { rejected: true } }));
+    assert.equal(shed.status, 503);
+    assert.equal(shed.headers.get('l5d-proxy-error'), 'WEFT_E_RESILIENCE_LOAD_SHED');
+    const late = errorResponse(new WeftError('WEFT_E_RESILIENCE_DEADLINE_EXCEEDED', 'late', { flags: { interrupted: true } }));
+    assert.equal(late.status, 504);
+    const reset = errorResponse(new WeftError('WEFT_E_HTTP_UPSTREAM_RESET', 'reset\r\ninjected: 1'));
+    assert.equal(reset.status, 502);
+    assert.doesNotMatch((await readBody(reset.body)).toString(), /\r/);
+    const plain = errorResponse(new Error('boom'));
+    assert.equal(plain.status, 502);
+    assert.equal(plain.headers.get('l5d-proxy-error'), 'WEFT_E_HTTP_UPSTREAM');
   });
 });
