@@ -134,7 +134,12 @@ export class Http1ClientConnection implements BodySource, BodySink {
       this.#requestDone = true;
       if (req.body.length !== 0) req.body.cancel(new Error('request body not sent'));
     } else {
-      req.body.pipeTo(this);
+      try {
+        req.body.pipeTo(this);
+      } catch (error) {
+        // A body already read (a retry of a streamed request): nothing can be sent.
+        this.#fail(new WeftError('WEFT_E_HTTP_BODY_CONSUMED', 'http1: the request body was already read and cannot be sent again', { cause: error }));
+      }
     }
     return promise;
   }

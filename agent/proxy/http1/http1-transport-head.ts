@@ -3,6 +3,7 @@
 // framing and Connection written here, once and canonically, so whatever a layer put in the header
 // list can never make a second framing for the next parser (RFC 9112 §11.2).
 import { STATUS_CODES } from 'node:http';
+import { WeftError } from '../../errors.ts';
 import type { HttpBody } from '../http/body.ts';
 import { HttpHeaders } from '../http/headers.ts';
 import { HttpRequest, type HttpResponse } from '../http/message.ts';
@@ -122,8 +123,17 @@ function appendFraming(out: string, framing: WireFraming): string {
   return out;
 }
 
+// Layers rewrite method, path and authority; checked here so that no rewrite can split the start
+// line or Host (RFC 9112 §3: token, then a request-target of visible ASCII; RFC 3986 authority).
+const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const TARGET = /^[\x21-\x7e]+$/;
+const AUTHORITY = /^[A-Za-z0-9\-._~%!$&'()*+,;=:[\]]+$/;
+
 /** The request head for an upstream: start line, Host, the list's fields, framing. */
 export function encodeRequestHead(req: HttpRequest, framing: WireFraming): Buffer {
+  if (!METHOD.test(req.method) || !TARGET.test(req.path) || !AUTHORITY.test(req.authority)) {
+    throw new WeftError('WEFT_E_HTTP_BAD_REQUEST_HEAD', `http1: cannot send method ${JSON.stringify(req.method)}, path ${JSON.stringify(req.path)}, authority ${JSON.stringify(req.authority)}`);
+  }
   let out = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n`;
   out = appendFields(out, req.headers, false);
   out = appendFraming(out, framing);

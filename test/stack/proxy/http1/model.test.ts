@@ -107,6 +107,18 @@ describe('HTTP/1.1 heads from the model', () => {
     assert.equal(requestFraming(new HttpRequest('GET', 'http', 'svc', '/')), NO_BODY);
   });
 
+  it('refuses to write a start line or Host that a rewritten method, path or authority would split', () => {
+    for (const [method, path, authority] of [
+      ['GET', '/a\r\nx: 1', 'svc'],
+      ['GET', '/a b', 'svc'],
+      ['G T', '/', 'svc'],
+      ['GET', '/', 'svc\r\nx: 1'],
+    ] as const) {
+      assert.throws(() => encodeRequestHead(new HttpRequest(method, 'http', authority, path), NO_BODY), { code: 'WEFT_E_HTTP_BAD_REQUEST_HEAD' });
+    }
+    assert.equal(encodeRequestHead(new HttpRequest('GET', 'http', '[::1]:8080', '/a?b=%20'), NO_BODY).toString('latin1'), 'GET /a?b=%20 HTTP/1.1\r\nhost: [::1]:8080\r\n\r\n');
+  });
+
   it('keeps the content-length of a bodiless answer (HEAD, 304) and drops it from a 204', () => {
     const res = new HttpResponse(304, new HttpHeaders(['content-length', '5', 'etag', '"x"']));
     assert.equal(encodeResponseHead(res, NO_BODY, undefined).toString('latin1'), 'HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\netag: "x"\r\n\r\n');
