@@ -15,6 +15,13 @@ export interface KubeConfigOptions {
 export function loadKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
   const config = new KubeConfig();
   const from = options.inCluster === true ? 'the in-cluster service account' : (options.kubeconfigPath ?? 'KUBECONFIG, ~/.kube/config or the in-cluster service account');
+  if (options.inCluster === true && (process.env['KUBERNETES_SERVICE_HOST'] === undefined || process.env['KUBERNETES_SERVICE_PORT'] === undefined)) {
+    // The client would build `https://undefined:undefined` from the missing variables and fail later, vaguely.
+    throw new WeftError(
+      'WEFT_E_INVENTORY_K8S_CONFIG',
+      'in-cluster Kubernetes configuration needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT (set by the kubelet in a pod); outside a pod, use a kubeconfig (KUBECONFIG)',
+    );
+  }
   try {
     if (options.inCluster === true) config.loadFromCluster();
     else if (options.kubeconfigPath !== undefined) config.loadFromFile(options.kubeconfigPath);

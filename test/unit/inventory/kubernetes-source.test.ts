@@ -257,7 +257,7 @@ describe('KubernetesInventorySource', () => {
 });
 
 describe('loadKubeConfig', () => {
-  it('loads the file KUBECONFIG names, and refuses in-cluster outside a pod', async () => {
+  it('loads the file KUBECONFIG names; in-cluster uses the kubelet\'s variables and refuses without them', async () => {
     const api = new FakeKubeApi();
     await api.start();
     const written = writeKubeconfig(api.url);
@@ -270,11 +270,21 @@ describe('loadKubeConfig', () => {
       const source = new KubernetesInventorySource({ nodeName: 'n1', kubeConfig: config }, params, { clock: systemClock, wallClock: () => new Date() });
       assert.equal(source.id, `kubernetes:${api.url}`);
       const savedHost = process.env['KUBERNETES_SERVICE_HOST'];
-      delete process.env['KUBERNETES_SERVICE_HOST'];
+      const savedPort = process.env['KUBERNETES_SERVICE_PORT'];
       try {
-        assert.throws(() => loadKubeConfig({ inCluster: true }), { code: 'WEFT_E_INVENTORY_K8S_CONFIG' });
+        delete process.env['KUBERNETES_SERVICE_HOST'];
+        assert.throws(() => loadKubeConfig({ inCluster: true }), { code: 'WEFT_E_INVENTORY_K8S_CONFIG', message: /KUBERNETES_SERVICE_HOST/ });
+        // In a pod: the service's address from the kubelet's variables, the service account's token and CA.
+        process.env['KUBERNETES_SERVICE_HOST'] = '10.96.0.1';
+        process.env['KUBERNETES_SERVICE_PORT'] = '443';
+        const inCluster = loadKubeConfig({ inCluster: true });
+        assert.equal(inCluster.getCurrentCluster()?.server, 'https://10.96.0.1:443');
+        assert.equal(inCluster.getCurrentCluster()?.caFile, '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt');
       } finally {
-        if (savedHost !== undefined) process.env['KUBERNETES_SERVICE_HOST'] = savedHost;
+        if (savedHost === undefined) delete process.env['KUBERNETES_SERVICE_HOST'];
+        else process.env['KUBERNETES_SERVICE_HOST'] = savedHost;
+        if (savedPort === undefined) delete process.env['KUBERNETES_SERVICE_PORT'];
+        else process.env['KUBERNETES_SERVICE_PORT'] = savedPort;
       }
     } finally {
       if (saved === undefined) delete process.env['KUBECONFIG'];
