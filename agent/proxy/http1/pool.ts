@@ -169,6 +169,15 @@ export class Http1Pool<T> implements ConnectionOwner {
     if (list.length === 0) this.#idle.delete(conn.key);
   }
 
+  /** The endpoint left (the balancer closed its service): its idle connections go now, busy ones when done. */
+  closeEndpoint(target: T): void {
+    const key = this.#keyOf(target);
+    const list = this.#idle.get(key);
+    if (list === undefined) return;
+    this.#idle.delete(key);
+    for (const conn of list) conn.destroy();
+  }
+
   /** Closes idle connections now and busy ones as their exchanges end. */
   close(): Promise<void> {
     this.#closed = true;
@@ -197,6 +206,11 @@ class PoolEndpointService<T> implements Service<HttpRequest, HttpResponse> {
 
   call(req: HttpRequest, cx: CallContext): Promise<HttpResponse> {
     return this.#pool.request(this.#target, req, cx);
+  }
+
+  close(): Promise<void> {
+    this.#pool.closeEndpoint(this.#target);
+    return Promise.resolve();
   }
 }
 

@@ -76,6 +76,10 @@ describe('Http1Pool', () => {
     assert.equal(p.connects, 4);
     await Promise.all(responses.map((r) => readBody(r.body)));
     assert.equal(p.idleCount(`127.0.0.1:${port}`), 2);
+    // The balancer closes an endpoint's service when the endpoint leaves: its idle connections go.
+    const service = p.service(port);
+    await service.close?.();
+    assert.equal(p.idleCount(`127.0.0.1:${port}`), 0);
     p.destroy();
   });
 });
