@@ -74,12 +74,14 @@ interface PlannedFailure {
   remaining: number;
   readonly status: number;
   readonly match: RequestMatch;
+  readonly path: string | undefined;
 }
 
 interface PlannedDelay {
   remaining: number;
   readonly ms: number;
   readonly match: RequestMatch;
+  readonly path: string | undefined;
 }
 
 type Selector = readonly { readonly path: readonly string[]; readonly value: string; readonly equal: boolean }[];
@@ -91,6 +93,7 @@ export class FakeKubeApi {
   readonly #watches = new Set<OpenWatch>();
   readonly #failures: PlannedFailure[] = [];
   readonly #delays: PlannedDelay[] = [];
+  readonly #delayed = new Set<NodeJS.Timeout>();
   readonly #historyLimit: number;
   readonly #bookmarkIntervalMs: number;
   readonly #goneAs: 'event' | 'status';
@@ -131,6 +134,8 @@ export class FakeKubeApi {
   }
 
   async close(): Promise<void> {
+    for (const timer of this.#delayed) clearTimeout(timer);
+    this.#delayed.clear();
     for (const watch of this.#watches) this.#closeWatch(watch, true);
     this.#server.closeAllConnections();
     this.#server.close();
@@ -172,14 +177,14 @@ export class FakeKubeApi {
 
   // ---- failures on demand ----
 
-  /** The next `n` requests (of the kind matched) answer `status` with a Status body. */
-  failNext(n: number, status = 500, match: RequestMatch = 'any'): void {
-    this.#failures.push({ remaining: n, status, match });
+  /** The next `n` requests (of the kind matched, on `path` if given) answer `status` with a Status body. */
+  failNext(n: number, status = 500, match: RequestMatch = 'any', path?: string): void {
+    this.#failures.push({ remaining: n, status, match, path });
   }
 
-  /** The next `n` requests (of the kind matched) are answered only after `ms`. */
-  delayNext(n: number, ms: number, match: RequestMatch = 'any'): void {
-    this.#delays.push({ remaining: n, ms, match });
+  /** The next `n` requests (of the kind matched, on `path` if given) are answered only after `ms`. */
+  delayNext(n: number, ms: number, match: RequestMatch = 'any', path?: string): void {
+    this.#delays.push({ remaining: n, ms, match, path });
   }
 
   /** Ends every open watch, as an API server restart or a load balancer's idle cut does. `abrupt` destroys the socket instead of ending the stream. */
@@ -236,9 +241,9 @@ export class FakeKubeApi {
     const watch = query['watch'] === 'true' || query['watch'] === '1';
     const record: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, query, watch, status: 0 };
     this.requests.push(record);
-    const delay = take(this.#delays, watch);
+    const delay = take(this.#delays, watch, url.pathname);
     const answer = (): void => {
-      const failure = take(this.#failures, watch);
+      const failure = take(this.#failures, watch, url.pathname);
       if (failure !== undefined) {
         record.status = failure.status;
         sendStatus(res, failure.status, `injected failure ${failure.status}`);
@@ -253,8 +258,15 @@ export class FakeKubeApi {
       if (watch) this.#watch(route, query, record, res);
       else this.#list(route, query, record, res);
     };
-    if (delay === undefined) answer();
-    else setTimeout(answer, delay.ms).unref();
+    if (delay === undefined) {
+      answer();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#delayed.delete(timer);
+      if (!res.destroyed) answer();
+    }, delay.ms);
+    this.#delayed.add(timer);
   }
 
   #select(route: Route, query: Record<string, string>): (object: JsonObject) => boolean {
@@ -424,8 +436,8 @@ function matches(match: RequestMatch, watch: boolean): boolean {
   return match === 'any' || (match === 'watch') === watch;
 }
 
-function take<T extends { remaining: number; readonly match: RequestMatch }>(plans: T[], watch: boolean): T | undefined {
-  const plan = plans.find((p) => p.remaining > 0 && matches(p.match, watch));
+function take<T extends { remaining: number; readonly match: RequestMatch; readonly path: string | undefined }>(plans: T[], watch: boolean, path: string): T | undefined {
+  const plan = plans.find((p) => p.remaining > 0 && matches(p.match, watch) && (p.path === undefined || p.path === path));
   if (plan === undefined) return undefined;
   plan.remaining -= 1;
   if (plan.remaining === 0) plans.splice(plans.indexOf(plan), 1);

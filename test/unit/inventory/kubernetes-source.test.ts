@@ -229,6 +229,16 @@ describe('KubernetesInventorySource', () => {
     await waitFor(() => seen.pods.has(UID_C), { what: 'the change after the silent watch was cut', timeoutMs: 8000 });
   });
 
+  it('a watch whose answer never comes is abandoned after the timeout and opened again', async () => {
+    await synced();
+    // Longer than the wait below: only the source's own timeout gets past it.
+    api.delayNext(1, 60_000, 'watch', '/api/v1/pods');
+    api.dropWatches();
+    await waitFor(() => api.requestsOf('watch', '/api/v1/pods').length >= 2, { what: 'the stuck watch request' });
+    api.apply('pods', podObject({ namespace: 'demo', name: 'after-stuck', uid: UID_C, nodeName: 'n1' }));
+    await waitFor(() => seen.pods.has(UID_C), { what: 'the change on the next watch', timeoutMs: 5000 });
+  });
+
   it('a list that hangs past its deadline is retried', async () => {
     api.delayNext(1, 3000, 'list');
     source.start(seen.listener);
