@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { Agent, createServer as createHttpServer, request, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { isWeftError } from '../../../../agent/errors.ts';
 import { BODY_HIGH_WATER, type HttpBody } from '../../../../agent/proxy/http/body.ts';
 import type { HttpRequest, HttpResponse } from '../../../../agent/proxy/http/message.ts';
@@ -496,5 +497,38 @@ describe('http1 transport: client → server-connection → pool → upstream', 
     const c = await chain((_req, res) => res.end(), { headerTimeoutMs: 30 });
     const text = await raw(c.port);
     assert.equal(text, '');
+  });
+
+  it('gives the same answers however the client cuts its pipelined bytes', async () => {
+    const c = await chain((req, res) => {
+      void readAll(req).then((body) => res.end(`${req.method} ${req.url} ${body.toString()}|`));
+    });
+    const stream = Buffer.from(
+      'POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello' +
+        'POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nx-t: 1\r\n\r\n' +
+        'GET /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+      'latin1',
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 12 }), async (cuts) => {
+        const at = [0, ...cuts.sort((x, y) => x - y), stream.length];
+        const socket = connect(c.port, '127.0.0.1');
+        await once(socket, 'connect');
+        const chunks: Buffer[] = [];
+        socket.on('data', (d: Buffer) => chunks.push(d));
+        for (let i = 0; i + 1 < at.length; i++) {
+          socket.write(stream.subarray(at[i], at[i + 1]));
+          await new Promise((r) => setImmediate(r));
+        }
+        await once(socket, 'close');
+        const bodies = Buffer.concat(chunks)
+          .toString('latin1')
+          .split(/HTTP\/1\.1 200 OK\r\n[^]*?\r\n\r\n/)
+          .filter((b) => b.length > 0)
+          .map((b) => b.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$|\r\n$/g, ''));
+        assert.deepEqual(bodies.join(''), 'POST /a hello|POST /b abcde|GET /c |');
+      }),
+      { numRuns: 25 },
+    );
   });
 });
