@@ -239,6 +239,21 @@ describe('KubernetesInventorySource', () => {
     await waitFor(() => seen.pods.has(UID_C), { what: 'the change on the next watch', timeoutMs: 5000 });
   });
 
+  it('an unreachable API server before the first sync: error updates, no reset, retries', async () => {
+    const url = api.url;
+    await api.close();
+    source = new KubernetesInventorySource({ nodeName: 'n1', kubeConfig: kubeConfigFor(url) }, params);
+    source.start(seen.listener);
+    await waitFor(() => seen.count('error') >= 2, { what: 'repeated error updates' });
+    assert.equal(source.synced, false);
+    assert.equal(seen.count('reset'), 0);
+    assert.equal(source.status().error?.code, 'WEFT_E_INVENTORY_K8S_LIST');
+    assert.match(source.status().error?.message ?? '', /kubernetes (pods|namespaces) list failed: .*retrying in \d+ ms/);
+    // afterEach closes the server again; give it one that is running.
+    api = new FakeKubeApi();
+    await api.start();
+  });
+
   it('a list that hangs past its deadline is retried', async () => {
     api.delayNext(1, 3000, 'list');
     source.start(seen.listener);
