@@ -4,7 +4,7 @@
 // once the current response is written, so responses are in order by construction and a pipelining
 // client can make weft hold at most one socket read of unparsed bytes.
 import type { Socket } from 'node:net';
-import { describeError, isWeftError } from '../../errors.ts';
+import { describeError, isWeftError, WeftError } from '../../errors.ts';
 import type { CallContext, Service } from '../../stack/service.ts';
 import { HttpBody, type BodySink, type BodySource } from '../http/body.ts';
 import { HttpHeaders } from '../http/headers.ts';
@@ -47,6 +47,15 @@ export const http1ServerParams: Http1ServerParams = {
   abortOnClientClose: true,
   http1: http1Params,
 };
+
+export function validateHttp1ServerParams(params: Http1ServerParams): void {
+  for (const name of ['headerTimeoutMs', 'idleTimeoutMs'] as const) {
+    const value = params[name];
+    if (!(Number.isFinite(value) && value > 0)) {
+      throw new WeftError('WEFT_E_HTTP_PARAMS', `http1 server ${name} must be a positive number of milliseconds, got ${value}`);
+    }
+  }
+}
 
 export interface Http1ServerDeps {
   /** "http", or "https" when the socket is TLS (the scheme the requests are given). */
@@ -169,6 +178,7 @@ export class Http1ServerConnection {
   requests = 0;
 
   constructor(socket: Socket, service: Service<HttpRequest, HttpResponse>, params: Http1ServerParams = http1ServerParams, deps: Http1ServerDeps = {}) {
+    validateHttp1ServerParams(params);
     this.socket = socket;
     this.#service = service;
     this.#params = params;
