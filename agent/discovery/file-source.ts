@@ -5,7 +5,6 @@
 // gone) changes nothing that is served: answers become `error` results carrying the last good
 // endpoints, and watchers get no update. Discovery is advisory; a blinking file must not empty a
 // balancer.
-import { isDeepStrictEqual } from 'node:util';
 import { WeftError } from '../errors.ts';
 import type { RawObject } from '../inventory/object-file.ts';
 import { describeLocation, objectError, parseObjectFile } from '../inventory/object-file.ts';
@@ -14,15 +13,14 @@ import { fileWatchParams, WatchedFile } from '../inventory/watched-file.ts';
 import type { Clock } from '../time/clock.ts';
 import { systemClock } from '../time/clock.ts';
 import { endpointSliceFromObject, serviceFromObject } from './objects.ts';
-import type { ServiceMatch } from './service-table.ts';
-import { endpointKey, ServiceTable } from './service-table.ts';
+import { ServiceTable } from './service-table.ts';
+import { describeTarget, lookupTarget, TableWatchers } from './table-watchers.ts';
 import type {
   DiscoveryListener,
   DiscoveryResult,
   DiscoverySource,
   DiscoverySourceStatus,
   DiscoveryTarget,
-  Endpoint,
   EndpointSliceInfo,
   ServiceInfo,
 } from './types.ts';
@@ -73,17 +71,6 @@ export function parseDiscovery(file: string, text: string): DiscoveryParse {
 }
 
 /** The ServiceTable answer for a target, or undefined when the table does not know it. */
-export function lookupTarget(table: ServiceTable, target: DiscoveryTarget): ServiceMatch | undefined {
-  return target.kind === 'address' ? table.byAddress(target.address, target.port) : table.byName(target.service, target.port);
-}
-
-/** What a target is, in words, for `unknown` reasons. */
-function describeTarget(target: DiscoveryTarget): string {
-  return target.kind === 'address'
-    ? `cluster IP ${endpointKey(target)}`
-    : `service ${serviceKeyString(target.service)} port ${typeof target.port === 'number' ? target.port : JSON.stringify(target.port)}`;
-}
-
 export interface DiscoveryFileOptions {
   readonly path: string;
 }
@@ -93,25 +80,16 @@ export interface DiscoveryFileDeps {
   readonly wallClock: () => Date;
 }
 
-interface Watcher {
-  readonly target: DiscoveryTarget;
-  readonly listener: DiscoveryListener;
-  /** What this watcher was last told, by endpoint key; undefined before its first reset. */
-  delivered: Map<string, Endpoint> | undefined;
-  active: boolean;
-}
-
 export class DiscoveryFileSource implements DiscoverySource {
   readonly id: string;
   readonly #path: string;
   readonly #params: FileWatchParams;
   readonly #deps: DiscoveryFileDeps;
-  readonly #watchers = new Set<Watcher>();
+  readonly #watchers = new TableWatchers();
   #file: WatchedFile | undefined;
   #table: ServiceTable | undefined;
   #goodAt: Date | undefined;
   #error: { error: WeftError; since: Date } | undefined;
-  readonly #tableListeners = new Set<(table: ServiceTable) => void>();
   #closed = false;
 
   constructor(
@@ -149,8 +127,7 @@ export class DiscoveryFileSource implements DiscoverySource {
 
   /** Called with each new good table. Returns the unsubscribe. */
   onTable(listener: (table: ServiceTable) => void): () => void {
-    this.#tableListeners.add(listener);
-    return () => this.#tableListeners.delete(listener);
+    return this.#watchers.onTable(listener);
   }
 
   resolve(target: DiscoveryTarget): DiscoveryResult {
@@ -166,14 +143,7 @@ export class DiscoveryFileSource implements DiscoverySource {
   }
 
   watch(target: DiscoveryTarget, listener: DiscoveryListener): () => void {
-    const watcher: Watcher = { target, listener, delivered: undefined, active: true };
-    this.#watchers.add(watcher);
-    // Never call back inside watch(): the caller may not have stored the unsubscribe yet.
-    queueMicrotask(() => this.#sync(watcher));
-    return () => {
-      watcher.active = false;
-      this.#watchers.delete(watcher);
-    };
+    return this.#watchers.watch(target, listener);
   }
 
   status(): DiscoverySourceStatus {
@@ -192,9 +162,7 @@ export class DiscoveryFileSource implements DiscoverySource {
   close(): Promise<void> {
     this.#closed = true;
     this.#file?.close();
-    for (const watcher of this.#watchers) watcher.active = false;
-    this.#watchers.clear();
-    this.#tableListeners.clear();
+    this.#watchers.close();
     return Promise.resolve();
   }
 
@@ -213,32 +181,13 @@ export class DiscoveryFileSource implements DiscoverySource {
     this.#table = table;
     this.#goodAt = this.#deps.wallClock();
     this.#error = undefined;
-    for (const listener of this.#tableListeners) listener(table);
-    for (const watcher of this.#watchers) this.#sync(watcher);
+    this.#watchers.publish(table);
   }
 
   #fail(error: WeftError): void {
     if (this.#error?.error.message !== error.message) this.#error = { error, since: this.#deps.wallClock() };
   }
 
-  /** Brings one watcher up to the current table: a first reset, then adds before removes. */
-  #sync(watcher: Watcher): void {
-    const table = this.#table;
-    if (!watcher.active || table === undefined) return;
-    const endpoints = lookupTarget(table, watcher.target)?.endpoints ?? [];
-    const next = new Map(endpoints.map((endpoint) => [endpointKey(endpoint), endpoint]));
-    const previous = watcher.delivered;
-    watcher.delivered = next;
-    if (previous === undefined) {
-      watcher.listener({ kind: 'reset', endpoints });
-      return;
-    }
-    // Adds first: a change that replaces every endpoint never leaves the balancer empty in between.
-    const added = endpoints.filter((endpoint) => !isDeepStrictEqual(previous.get(endpointKey(endpoint)), endpoint));
-    const removed = [...previous.entries()].filter(([key]) => !next.has(key)).map(([, endpoint]) => endpoint);
-    if (added.length > 0) watcher.listener({ kind: 'add', endpoints: added });
-    if (removed.length > 0 && watcher.active) watcher.listener({ kind: 'remove', endpoints: removed });
-  }
 }
 
 function duplicateError(what: string, first: RawObject, second: RawObject): WeftError {

@@ -16,20 +16,18 @@ import { KubernetesInformer, kubernetesWatchParams } from '../inventory/kubernet
 import { describeIssues } from '../inventory/kubernetes-objects.ts';
 import type { Clock } from '../time/clock.ts';
 import { systemClock } from '../time/clock.ts';
-import { lookupTarget } from './file-source.ts';
+import { describeTarget, lookupTarget, TableWatchers } from './table-watchers.ts';
 import { endpointSliceFromObject, serviceFromObject } from './objects.ts';
-import { endpointKey, ServiceTable } from './service-table.ts';
+import { ServiceTable } from './service-table.ts';
 import type {
   DiscoveryListener,
   DiscoveryResult,
   DiscoverySource,
   DiscoverySourceStatus,
   DiscoveryTarget,
-  Endpoint,
   EndpointSliceInfo,
   ServiceInfo,
 } from './types.ts';
-import { serviceKeyString } from './types.ts';
 
 export interface KubernetesDiscoveryOptions {
   readonly kubeConfig: KubeConfig;
@@ -49,14 +47,6 @@ export interface KubernetesDiscoveryStatus extends DiscoverySourceStatus {
 
 type Kind = 'services' | 'endpointslices';
 
-interface Watcher {
-  readonly target: DiscoveryTarget;
-  readonly listener: DiscoveryListener;
-  /** What this watcher was last told, by endpoint key; undefined before its first reset. */
-  delivered: Map<string, Endpoint> | undefined;
-  active: boolean;
-}
-
 const objectName = z.object({ metadata: z.object({ name: z.string(), namespace: z.string().nullish() }) });
 
 export class KubernetesDiscoverySource implements DiscoverySource {
@@ -69,8 +59,7 @@ export class KubernetesDiscoverySource implements DiscoverySource {
   readonly #slices = new Map<string, EndpointSliceInfo>();
   readonly #listed = new Set<Kind>();
   readonly #errors = new Map<Kind, { error: WeftError; since: Date }>();
-  readonly #watchers = new Set<Watcher>();
-  readonly #tableListeners = new Set<(table: ServiceTable) => void>();
+  readonly #watchers = new TableWatchers();
   #table: ServiceTable | undefined;
   #rebuildQueued = false;
   #goodAt: Date | undefined;
@@ -129,8 +118,7 @@ export class KubernetesDiscoverySource implements DiscoverySource {
 
   /** Called with each new good table. Returns the unsubscribe. */
   onTable(listener: (table: ServiceTable) => void): () => void {
-    this.#tableListeners.add(listener);
-    return () => this.#tableListeners.delete(listener);
+    return this.#watchers.onTable(listener);
   }
 
   resolve(target: DiscoveryTarget): DiscoveryResult {
@@ -146,14 +134,7 @@ export class KubernetesDiscoverySource implements DiscoverySource {
   }
 
   watch(target: DiscoveryTarget, listener: DiscoveryListener): () => void {
-    const watcher: Watcher = { target, listener, delivered: undefined, active: true };
-    this.#watchers.add(watcher);
-    // Never call back inside watch(): the caller may not have stored the unsubscribe yet.
-    queueMicrotask(() => this.#sync(watcher));
-    return () => {
-      watcher.active = false;
-      this.#watchers.delete(watcher);
-    };
+    return this.#watchers.watch(target, listener);
   }
 
   status(): KubernetesDiscoveryStatus {
@@ -174,9 +155,7 @@ export class KubernetesDiscoverySource implements DiscoverySource {
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const watcher of this.#watchers) watcher.active = false;
-    this.#watchers.clear();
-    this.#tableListeners.clear();
+    this.#watchers.close();
     await Promise.all([this.#serviceInformer.close(), this.#sliceInformer.close()]);
   }
 
@@ -243,28 +222,9 @@ export class KubernetesDiscoverySource implements DiscoverySource {
     const table = new ServiceTable([...this.#services.values()], [...this.#slices.values()]);
     this.#table = table;
     this.#goodAt = this.#deps.wallClock();
-    for (const listener of this.#tableListeners) listener(table);
-    for (const watcher of this.#watchers) this.#sync(watcher);
+    this.#watchers.publish(table);
   }
 
-  /** Brings one watcher up to the current table: a first reset, then adds before removes. */
-  #sync(watcher: Watcher): void {
-    const table = this.#table;
-    if (!watcher.active || table === undefined) return;
-    const endpoints = lookupTarget(table, watcher.target)?.endpoints ?? [];
-    const next = new Map(endpoints.map((endpoint) => [endpointKey(endpoint), endpoint]));
-    const previous = watcher.delivered;
-    watcher.delivered = next;
-    if (previous === undefined) {
-      watcher.listener({ kind: 'reset', endpoints });
-      return;
-    }
-    // Adds first: a change that replaces every endpoint never leaves the balancer empty in between.
-    const added = endpoints.filter((endpoint) => !isDeepStrictEqual(previous.get(endpointKey(endpoint)), endpoint));
-    const removed = [...previous.entries()].filter(([key]) => !next.has(key)).map(([, endpoint]) => endpoint);
-    if (added.length > 0) watcher.listener({ kind: 'add', endpoints: added });
-    if (removed.length > 0 && watcher.active) watcher.listener({ kind: 'remove', endpoints: removed });
-  }
 }
 
 /** `namespace/name` of an object the informer accepted (it checked metadata.name is there). */
@@ -274,8 +234,3 @@ function nameOf(object: unknown): string {
   return `${parsed.data.metadata.namespace ?? 'default'}/${parsed.data.metadata.name}`;
 }
 
-function describeTarget(target: DiscoveryTarget): string {
-  return target.kind === 'address'
-    ? `cluster IP ${endpointKey(target)}`
-    : `service ${serviceKeyString(target.service)} port ${typeof target.port === 'number' ? target.port : JSON.stringify(target.port)}`;
-}
