@@ -2,7 +2,8 @@
 // (clusterIP:port) goes to that Service's endpoints; anything else goes where it was dialled.
 // Discovery is advisory: the table in use is the last good one, so a file that turns malformed
 // mid-flight changes nothing here.
-import { DiscoveryFileSource } from '../discovery/file-source.ts';
+import type { ServiceTable } from '../discovery/service-table.ts';
+import type { DiscoverySourceStatus } from '../discovery/types.ts';
 import { serviceKeyString } from '../discovery/types.ts';
 import type { OriginalDestination, OutboundRouter, RouteDecision } from '../proxy/outbound.ts';
 
@@ -13,20 +14,29 @@ export interface ServiceRouter extends OutboundRouter {
 
 type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
+/** What the router needs of a discovery source (the file and Kubernetes sources both offer it). */
+export interface TableSource {
+  readonly id: string;
+  start(): void;
+  table(): ServiceTable;
+  onTable(listener: (table: ServiceTable) => void): () => void;
+  status(): DiscoverySourceStatus;
+  close(): Promise<void>;
+}
+
 const passthrough: RouteDecision = { kind: 'passthrough' };
 
-export function serviceRouter(file: string | undefined, log: Log): ServiceRouter {
-  if (file === undefined) {
+export function serviceRouter(source: TableSource | undefined, log: Log): ServiceRouter {
+  if (source === undefined) {
     return {
       route: () => passthrough,
-      status: () => ({ source: 'none (set discovery.file or WEFT_DISCOVERY_FILE)', services: 0 }),
+      status: () => ({ source: 'none (set discovery.file or WEFT_DISCOVERY_FILE, or run in a cluster)', services: 0 }),
       close: () => Promise.resolve(),
     };
   }
-  const source = new DiscoveryFileSource({ path: file });
   source.start();
   let lastError: string | undefined;
-  const unsubscribe = source.onTable(() => log('info', 'discovery table updated', { file }));
+  const unsubscribe = source.onTable(() => log('info', 'discovery table updated', { source: source.id }));
   return {
     route(dst: OriginalDestination): RouteDecision {
       const match = source.table().byAddress(dst.address, dst.port);
@@ -40,7 +50,7 @@ export function serviceRouter(file: string | undefined, log: Log): ServiceRouter
     status() {
       const status = source.status();
       const error = status.error?.message;
-      if (error !== undefined && error !== lastError) log('warn', 'discovery file error; keeping the last good set', { file, error });
+      if (error !== undefined && error !== lastError) log('warn', 'discovery source error; keeping the last good set', { source: source.id, error });
       lastError = error;
       return status;
     },

@@ -20,6 +20,8 @@ import type { AgentPorts, InterceptorPort } from './agent.ts';
 import { EmptyInventorySource } from './empty-inventory.ts';
 import { startCapture } from './capture-port.ts';
 import { serviceRouter } from './service-router.ts';
+import type { TableSource } from './service-router.ts';
+import { DiscoveryFileSource } from '../discovery/file-source.ts';
 
 export interface StartOptions {
   /** Log warnings and errors only (the demo prints its own story). */
@@ -55,10 +57,12 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
   let admin: AdminServer | undefined;
   let running: RunningAgent | undefined;
   try {
-    const router = serviceRouter(config.discovery.file, logFunction(log.child({ area: 'discovery' })));
-    const source: InventorySource = config.inventory.file === undefined
-      ? new EmptyInventorySource()
-      : new InventoryFileSource({ path: config.inventory.file, nodeName: config.node.name });
+    const cluster = await clusterSources(config);
+    const discovery = config.discovery.file !== undefined ? new DiscoveryFileSource({ path: config.discovery.file }) : cluster?.discovery;
+    const router = serviceRouter(discovery, logFunction(log.child({ area: 'discovery' })));
+    const source: InventorySource = config.inventory.file !== undefined
+      ? new InventoryFileSource({ path: config.inventory.file, nodeName: config.node.name })
+      : (cluster?.inventory ?? new EmptyInventorySource());
     const inventory = new MeshInventory(source);
     const resolver = new PodResolver({ podsRoot });
     const ports: AgentPorts = {
@@ -110,6 +114,28 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
     await admin?.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Zero config in a cluster: when the agent runs in a pod (the kubelet sets KUBERNETES_SERVICE_HOST)
+ * or a kubeconfig is named (KUBECONFIG), pods of this node and Services come from the API server,
+ * unless a file is configured for them. The client library is loaded only then.
+ */
+async function clusterSources(config: WeftConfig): Promise<{ inventory: InventorySource; discovery: TableSource } | undefined> {
+  const inCluster = process.env['KUBERNETES_SERVICE_HOST'] !== undefined && process.env['KUBERNETES_SERVICE_HOST'] !== '';
+  const kubeconfig = process.env['KUBECONFIG'] !== undefined && process.env['KUBECONFIG'] !== '';
+  if (!inCluster && !kubeconfig) return undefined;
+  if (config.inventory.file !== undefined && config.discovery.file !== undefined) return undefined;
+  const [{ loadKubeConfig }, { KubernetesInventorySource }, { KubernetesDiscoverySource }] = await Promise.all([
+    import('../inventory/kubernetes-config.ts'),
+    import('../inventory/kubernetes-source.ts'),
+    import('../discovery/kubernetes-source.ts'),
+  ]);
+  const kubeConfig = loadKubeConfig(inCluster && !kubeconfig ? { inCluster: true } : {});
+  return {
+    inventory: new KubernetesInventorySource({ nodeName: config.node.name, kubeConfig }),
+    discovery: new KubernetesDiscoverySource({ kubeConfig }),
+  };
 }
 
 function resolvePodsRoot(configured: string): string {

@@ -19,6 +19,8 @@ export interface AgentProcessOptions {
   readonly adminPort: number;
   /** Records the PID the moment it exists (the harness ledger), so a crashed test still cleans up. */
   readonly onPid?: (pid: number) => void;
+  /** Added to the agent's environment (e.g. KUBECONFIG). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export class AgentProcess {
@@ -48,7 +50,8 @@ export class AgentProcess {
     const child = spawn(node, [main, 'agent', '--config', configPath], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, WEFT_CONFIG: '' },
+      // KUBECONFIG only when a test asks: the agent would otherwise take its pods from a cluster.
+      env: { ...process.env, WEFT_CONFIG: '', KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '', ...options.env },
     });
     if (child.pid !== undefined) options.onPid?.(child.pid);
     return new AgentProcess(child, `http://127.0.0.1:${options.adminPort}`, dir);
