@@ -139,7 +139,7 @@ const captureSchema = section({
     .refine((ports) => new Set(ports).size === ports.length, { error: 'must not list a port twice' })
     .prefault([]),
   captureV6: z.boolean({ error: 'must be true or false' }).prefault(true),
-  detectTimeoutMs: wholeNumber(100, 300_000, 'milliseconds').prefault(10_000),
+  detectTimeoutMs: wholeNumber(100, 300_000, 'milliseconds').prefault(1000),
 }).refine((capture) => !(isPort(capture.outboundPort) && capture.outboundPort === capture.inboundPort), {
   ...always,
   path: ['inboundPort'],

@@ -3,11 +3,20 @@
 // routed, and spliced to an upstream opened from inside the same netns (so the destination sees the
 // pod's own source IP, and NetworkPolicies keep working).
 //
-// Protocol detection and the HTTP route stacks come with the request-level proxy; until then every
-// captured connection is opaque TCP.
+// Each connection's protocol is detected first: HTTP/1.1 and HTTP/2 are served request by request
+// through the destination's route stack (outbound-http.ts); TLS, server-first ports, anything
+// unrecognised and clients that stay silent past the detection timeout are spliced as opaque TCP,
+// with the bytes detection read written upstream first.
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
+import type { EndpointAddress } from '../balance/endpoint-set.ts';
 import { describeError, WeftError } from '../errors.ts';
+import type { CallContext, Service } from '../stack/service.ts';
+import type { Clock } from '../time/clock.ts';
+import type { DetectCounters } from './detect/detect-protocol.ts';
+import { detectProtocol } from './detect/detect-protocol.ts';
+import type { DetectParams } from './detect/params.ts';
+import type { HttpRequest, HttpResponse, RequestOrigin } from './http/message.ts';
 import { spliceOpaque } from './opaque.ts';
 
 export interface OriginalDestination {
@@ -55,10 +64,43 @@ export interface OutboundConnectionRecord {
   readonly route: string;
   readonly upstream: string | undefined;
   readonly outcome: 'closed' | 'client-reset' | 'upstream-reset' | 'no-original-destination' | 'connect-failed';
+  /** What detection decided: http1, http2, or opaque (TLS, server-first, unknown, timeout). */
+  readonly protocol?: 'http1' | 'http2' | 'opaque';
   readonly error: string | undefined;
   readonly clientBytes: number;
   readonly upstreamBytes: number;
   readonly durationMs: number;
+}
+
+/** The request-level half of the outbound proxy; without it every connection is opaque. */
+export interface OutboundHttp {
+  readonly detect: DetectParams;
+  readonly counters: DetectCounters;
+  readonly clock: Clock;
+  /** This pod as the origin of its requests (admission by source, connections from its netns). */
+  readonly origin: RequestOrigin;
+  /** The route for a destination; `authority` is its metrics label (bounded: never a raw pod address). */
+  readonly route: (name: string, endpoints: readonly EndpointAddress[], authority: string) => Service<HttpRequest, HttpResponse>;
+  /** HTTP/2 is served request by request; false: an h2c connection is spliced as opaque TCP. */
+  readonly http2: boolean;
+  /** Serves an HTTP connection until it closes; `prefix` is what detection already read. */
+  readonly serve: (protocol: 'http1' | 'http2', socket: Socket, prefix: Buffer, service: Service<HttpRequest, HttpResponse>) => void;
+}
+
+/** The per-connection entry to a route: stamps each request with the pod it came from. */
+class OriginService implements Service<HttpRequest, HttpResponse> {
+  readonly #origin: RequestOrigin;
+  readonly #route: Service<HttpRequest, HttpResponse>;
+
+  constructor(origin: RequestOrigin, route: Service<HttpRequest, HttpResponse>) {
+    this.#origin = origin;
+    this.#route = route;
+  }
+
+  call(req: HttpRequest, cx: CallContext): Promise<HttpResponse> {
+    req.origin = this.#origin;
+    return this.#route.call(req, cx);
+  }
 }
 
 export interface OutboundDeps {
@@ -68,6 +110,7 @@ export interface OutboundDeps {
   readonly connector: UpstreamConnector;
   readonly events: OutboundEvents;
   readonly now: () => number;
+  readonly http?: OutboundHttp;
 }
 
 export function formatHostPort(address: string, port: number): string {
@@ -126,6 +169,25 @@ export class OutboundHandler {
     const destination = formatHostPort(dst.address, dst.port);
     const decision = this.#deps.router.route(dst);
     const routeName = decision.kind === 'service' ? decision.name : 'passthrough';
+    let prefix: Buffer | undefined;
+    const http = this.#deps.http;
+    if (http !== undefined) {
+      const detected = await detectProtocol(client, dst.port, http.detect, http.clock, http.counters);
+      const kind = detected.protocol.kind;
+      if (kind === 'http1' || (kind === 'http2' && http.http2)) {
+        const route = decision.kind === 'service'
+          ? http.route(decision.name, decision.endpoints, decision.name)
+          : http.route(destination, [dst], 'passthrough');
+        await this.#serveHttp(http, kind, client, detected.prefix, route, clientName, destination, routeName, started);
+        return;
+      }
+      if (kind === 'client-closed' && detected.protocol.how === 'reset') {
+        client.destroy();
+        return;
+      }
+      prefix = detected.prefix;
+      // Opaque from here: reading resumes when the splice pipes the socket.
+    }
     const candidates = decision.kind === 'service' ? this.#rotate(decision.name, decision.endpoints) : [dst];
 
     let upstream: Socket | undefined;
@@ -150,11 +212,33 @@ export class OutboundHandler {
       });
       return;
     }
+    if (prefix !== undefined && prefix.length > 0) upstream.write(prefix);
     const result = await spliceOpaque(client, upstream);
     this.#record({
       client: clientName, destination, route: routeName, upstream: upstreamName, outcome: result.ending,
       error: result.error === undefined ? undefined : (result.error.code ?? result.error.message),
       clientBytes: result.clientBytes, upstreamBytes: result.upstreamBytes, durationMs: this.#deps.now() - started,
+    });
+  }
+
+  #serveHttp(
+    http: OutboundHttp, protocol: 'http1' | 'http2', client: Socket, prefix: Buffer, route: Service<HttpRequest, HttpResponse>,
+    clientName: string, destination: string, routeName: string, started: number,
+  ): Promise<void> {
+    return new Promise((resolve) => {
+      let reset: string | undefined;
+      client.on('error', (error: NodeJS.ErrnoException) => {
+        reset ??= error.code ?? error.message;
+      });
+      client.once('close', () => {
+        this.#record({
+          client: clientName, destination, route: routeName, upstream: undefined, protocol,
+          outcome: reset === undefined ? 'closed' : 'client-reset', error: reset,
+          clientBytes: client.bytesRead, upstreamBytes: client.bytesWritten, durationMs: this.#deps.now() - started,
+        });
+        resolve();
+      });
+      http.serve(protocol, client, prefix, new OriginService(http.origin, route));
     });
   }
 

@@ -29,8 +29,16 @@ export type RetryEvent =
 export interface RetryLayerDeps<Req, Res> {
   readonly clock: Clock;
   readonly random: Random;
-  /** Method and body size of the request. */
+  /**
+   * Method and body size of the request, asked at each decision: a streamed body's size becomes
+   * known (or passes the replay limit) while the first attempt sends it.
+   */
   readonly request: (req: Req) => RetryRequest;
+  /**
+   * The request to send for attempt `attempt` (0 for the first): an HTTP request gets a fresh view
+   * of its replayable body here. Identity when absent.
+   */
+  readonly forAttempt?: (req: Req, attempt: number) => Req;
   /** A response as an attempt result: `{ kind: 'response', status, grpcStatus }`. */
   readonly result: (res: Res) => AttemptResult;
   /** A thrown error as an attempt result; `classifyError` by default. */
@@ -100,16 +108,17 @@ class Retry<Req, Res> implements RetryService<Req, Res> {
   }
 
   async call(req: Req, cx: CallContext): Promise<Res> {
-    const request = this.#deps.request(req);
     const budget = this.budget;
     const call = new RetryCall<Res>(cx);
+    const forAttempt = this.#deps.forAttempt;
     budget.requestStarted();
     try {
-      await this.#attempt(req, call);
+      await this.#attempt(forAttempt === undefined ? req : forAttempt(req, 0), call);
       for (let retries = 0; ; retries++) {
         // The caller is gone: whatever happened is the answer nobody waits for.
         if (cx.signal.aborted) return this.#finish(call);
         const result = this.#resultOf(call);
+        const request = this.#deps.request(req);
         const decision = this.#policy.decide({ request, result, retries, now: this.#deps.clock.now(), deadline: cx.deadline });
         if (!decision.retry) {
           if (decision.reason !== 'success') this.#deps.onEvent?.({ kind: 'no-retry', reason: decision.reason, after: result.kind });
@@ -128,7 +137,7 @@ class Retry<Req, Res> implements RetryService<Req, Res> {
         this.#deps.onEvent?.({ kind: 'retry', retries: retries + 1, delayMs: decision.delayMs, after: result.kind });
         try {
           if (decision.delayMs > 0) await sleep(this.#deps.clock, decision.delayMs, cx.signal);
-          await this.#attempt(req, call);
+          await this.#attempt(forAttempt === undefined ? req : forAttempt(req, retries + 1), call);
         } finally {
           budget.retryFinished();
         }

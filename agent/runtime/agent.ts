@@ -10,6 +10,9 @@ import type { Logger } from '../telemetry/log.ts';
 import { logFunction } from '../telemetry/log.ts';
 import { OutboundHandler, outboundParams } from '../proxy/outbound.ts';
 import type { OutboundRouter } from '../proxy/outbound.ts';
+import type { DetectParams } from '../proxy/detect/params.ts';
+import type { HttpRouteParams } from '../proxy/outbound-http.ts';
+import { HttpProxy } from './http-proxy.ts';
 import { PodCapture, podCaptureParams } from './pod-capture.ts';
 import type { CapturePod, PodListeners, PodPlacement, ReadyPlacement } from './pod-capture.ts';
 import { RecentConnections } from './status.ts';
@@ -55,6 +58,8 @@ export interface InventoryPort {
 export interface AgentSettings {
   readonly outboundPort: number;
   readonly captureV6: boolean;
+  readonly detect: DetectParams;
+  readonly routes: HttpRouteParams;
 }
 
 export class RunningAgent {
@@ -64,6 +69,7 @@ export class RunningAgent {
   readonly #capture: PodCapture;
   readonly recent = new RecentConnections();
   readonly metrics: AgentMetrics;
+  readonly #http: HttpProxy;
   /**
    * Connections the agent accepted per captured pod (by cgroup id), since it was meshed. Against the
    * kernel's `captured` counter this is the self-check that capture really reaches the agent:
@@ -78,6 +84,7 @@ export class RunningAgent {
     this.#settings = settings;
     this.#log = log;
     this.metrics = new AgentMetrics({ captureCounters: () => this.#captureSamples() });
+    this.#http = new HttpProxy(settings.routes, settings.detect, { metrics: this.metrics.http, log: logFunction(log.child({ area: 'proxy' })) });
     const podLog = logFunction(log.child({ area: 'capture' }));
     this.#capture = new PodCapture(podCaptureParams, {
       locate: (pod) => ports.locate(pod),
@@ -130,6 +137,7 @@ export class RunningAgent {
       pods,
       captureFailures: Object.fromEntries(this.#capture.failures),
       discovery: this.#ports.router.status(),
+      routes: this.#http.routes(),
       connections: { totals: this.recent.totals, recent: this.recent.list() },
     };
   }
@@ -152,6 +160,7 @@ export class RunningAgent {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#capture.close();
+    await this.#http.close();
     await this.#ports.inventory.close().catch((error: unknown) => this.#log.warn({ error: describeError(error) }, 'inventory close failed'));
     this.#ports.interceptor.close();
   }
@@ -202,6 +211,12 @@ export class RunningAgent {
         },
       },
       now: () => performance.now(),
+      http: this.#http.forPod({
+        source: `${pod.namespace}/${pod.name}`,
+        clientAddress: '',
+        connect: (address, port) => inPod.connect({ address, port }),
+        poolKey: placement.cgroupId.toString(),
+      }),
     });
     return (socket) => {
       accepted.count += 1;

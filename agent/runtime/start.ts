@@ -22,6 +22,8 @@ import { startCapture } from './capture-port.ts';
 import { serviceRouter } from './service-router.ts';
 import type { TableSource } from './service-router.ts';
 import { DiscoveryFileSource } from '../discovery/file-source.ts';
+import { detectParams } from '../proxy/detect/params.ts';
+import { httpRouteParams } from '../proxy/outbound-http.ts';
 
 export interface StartOptions {
   /** Log warnings and errors only (the demo prints its own story). */
@@ -81,7 +83,12 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       // as soon as they are in and never waits for them.
       hostFacts: () => ({ nodeName: config.node.name, podsRoot, ...cachedHostFacts() }),
     };
-    running = new RunningAgent(ports, { outboundPort: config.capture.outboundPort, captureV6: config.capture.captureV6 }, log);
+    running = new RunningAgent(ports, {
+      outboundPort: config.capture.outboundPort,
+      captureV6: config.capture.captureV6,
+      detect: { ...detectParams, timeoutMs: config.capture.detectTimeoutMs },
+      routes: httpRouteParams,
+    }, log);
     const agent = running;
     admin = createAdminServer({
       address: config.admin.address,

@@ -16,6 +16,30 @@ export interface PodCaptureSample {
   readonly failed: number;
 }
 
+export interface SourceLabels {
+  readonly namespace: string;
+  readonly pod: string;
+}
+
+export interface ResponseSample {
+  readonly status: number;
+  readonly success: boolean;
+  readonly grpcStatus: number | undefined;
+  /** The proxy's error code when it answered itself (l5d-proxy-error). */
+  readonly error: string | undefined;
+  readonly latencyMs: number;
+}
+
+/** What the request path records; passed into the layers, never global. */
+export interface HttpMetrics {
+  request(authority: string, source: SourceLabels): void;
+  response(authority: string, source: SourceLabels, sample: ResponseSample): void;
+  retry(authority: string, outcome: 'retried' | 'not-retried', reason: string): void;
+  shed(authority: string, scope: string): void;
+  breaker(authority: string, endpoint: string, to: string, reason: string): void;
+  detected(protocol: string, reason: string): void;
+}
+
 export interface MetricsDeps {
   /** Read at scrape time: the kernel's per-pod capture counters for meshed pods. */
   readonly captureCounters: () => readonly PodCaptureSample[];
@@ -30,6 +54,13 @@ export class AgentMetrics {
   readonly #tcpRead: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
   readonly #tcpWrite: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
   readonly #tcpDuration: Histogram<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
+  readonly #requests: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
+  readonly #responses: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod' | 'status_code' | 'classification' | 'grpc_status_code' | 'error'>;
+  readonly #latency: Histogram<'direction' | 'authority' | 'status_code'>;
+  readonly #retries: Counter<'authority' | 'outcome' | 'reason'>;
+  readonly #shed: Counter<'authority' | 'scope'>;
+  readonly #breaker: Counter<'authority' | 'endpoint' | 'to' | 'reason'>;
+  readonly #detected: Counter<'protocol' | 'reason'>;
 
   constructor(deps: MetricsDeps) {
     this.#openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -46,6 +77,29 @@ export class AgentMetrics {
       name: 'tcp_connection_duration_ms', help: 'How long proxied TCP connections lasted, in milliseconds',
       labelNames: tcpLabels, registers,
       buckets: [1, 10, 100, 1000, 10_000, 60_000, 600_000, 3_600_000],
+    });
+    const httpLabels = ['direction', 'authority', 'source_namespace', 'source_pod'] as const;
+    this.#requests = new Counter({ name: 'request_total', help: 'HTTP requests received by the proxy', labelNames: httpLabels, registers });
+    this.#responses = new Counter({
+      name: 'response_total', help: 'HTTP responses sent by the proxy (its own error responses included, with the error code)',
+      labelNames: [...httpLabels, 'status_code', 'classification', 'grpc_status_code', 'error'], registers,
+    });
+    this.#latency = new Histogram({
+      name: 'response_latency_ms', help: 'Time from a request head to its response head, in milliseconds',
+      labelNames: ['direction', 'authority', 'status_code'], registers,
+      // Linkerd's bucket bounds, so its dashboards' quantile queries read the same.
+      buckets: [1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10_000, 20_000, 30_000, 40_000, 50_000],
+    });
+    this.#retries = new Counter({
+      name: 'weft_retries_total', help: 'Retries made, and failures not retried by reason (budget = the retry budget was exhausted)',
+      labelNames: ['authority', 'outcome', 'reason'], registers,
+    });
+    this.#shed = new Counter({ name: 'weft_load_shed_total', help: 'Requests refused by load shedding, by the bound that was full', labelNames: ['authority', 'scope'], registers });
+    this.#breaker = new Counter({
+      name: 'weft_breaker_transitions_total', help: 'Failure-accrual state changes of endpoints', labelNames: ['authority', 'endpoint', 'to', 'reason'], registers,
+    });
+    this.#detected = new Counter({
+      name: 'weft_protocol_detect_total', help: 'Captured connections by detected protocol and how it was decided', labelNames: ['protocol', 'reason'], registers,
     });
     // The kernel counts; this reads its maps at scrape time rather than mirroring them.
     new Counter({
@@ -79,6 +133,24 @@ export class AgentMetrics {
     this.#tcpWrite.inc(labels, record.upstreamBytes);
     this.#tcpDuration.observe(labels, record.durationMs);
   }
+
+  readonly http: HttpMetrics = {
+    request: (authority, source) => {
+      this.#requests.inc({ direction: 'outbound', authority, source_namespace: source.namespace, source_pod: source.pod });
+    },
+    response: (authority, source, r) => {
+      this.#responses.inc({
+        direction: 'outbound', authority, source_namespace: source.namespace, source_pod: source.pod,
+        status_code: String(r.status), classification: r.success ? 'success' : 'failure',
+        grpc_status_code: r.grpcStatus === undefined ? '' : String(r.grpcStatus), error: r.error ?? '',
+      });
+      this.#latency.observe({ direction: 'outbound', authority, status_code: String(r.status) }, r.latencyMs);
+    },
+    retry: (authority, outcome, reason) => this.#retries.inc({ authority, outcome, reason }),
+    shed: (authority, scope) => this.#shed.inc({ authority, scope }),
+    breaker: (authority, endpoint, to, reason) => this.#breaker.inc({ authority, endpoint, to, reason }),
+    detected: (protocol, reason) => this.#detected.inc({ protocol, reason }),
+  };
 
   /** The exposition for an Accept header: OpenMetrics when asked for, Prometheus text otherwise. */
   async expose(accept: string | undefined): Promise<{ contentType: string; body: string }> {

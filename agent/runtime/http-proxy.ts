@@ -1,0 +1,77 @@
+// The request-level proxy as the running agent holds it: one set of routes and connection pools
+// for the node, and the per-pod glue that hands each detected HTTP connection to its transport.
+import type { Socket } from 'node:net';
+import { systemRandom } from '../balance/random.ts';
+import { describeError } from '../errors.ts';
+import type { DetectParams } from '../proxy/detect/params.ts';
+import { connectTarget, targetKey } from '../proxy/endpoint-client.ts';
+import type { EndpointTarget, HttpClientPool } from '../proxy/endpoint-client.ts';
+import type { HttpRequest, HttpResponse, RequestOrigin } from '../proxy/http/message.ts';
+import { Http1Pool, http1PoolParams } from '../proxy/http1/pool.ts';
+import { http1ServerParams, serveHttp1 } from '../proxy/http1/server-connection.ts';
+import type { OutboundHttp } from '../proxy/outbound.ts';
+import type { HttpRouteParams, RouteStatus } from '../proxy/outbound-http.ts';
+import { OutboundHttpRoutes } from '../proxy/outbound-http.ts';
+import type { Service } from '../stack/service.ts';
+import type { HttpMetrics } from '../telemetry/metrics.ts';
+import { systemClock } from '../time/clock.ts';
+
+type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+export interface HttpProxyDeps {
+  readonly metrics: HttpMetrics;
+  readonly log: Log;
+}
+
+export class HttpProxy {
+  readonly #detect: DetectParams;
+  readonly #deps: HttpProxyDeps;
+  readonly #http1: Http1Pool<EndpointTarget>;
+  readonly #http2: HttpClientPool;
+  readonly #routes: OutboundHttpRoutes;
+
+  constructor(routeParams: HttpRouteParams, detect: DetectParams, deps: HttpProxyDeps) {
+    this.#detect = detect;
+    this.#deps = deps;
+    this.#http1 = new Http1Pool<EndpointTarget>(http1PoolParams, { connector: connectTarget, keyOf: targetKey });
+    // Until the HTTP/2 transport is wired, h2c connections are opaque (see forPod) and never reach here.
+    this.#http2 = this.#http1;
+    this.#routes = new OutboundHttpRoutes(routeParams, {
+      clock: systemClock,
+      random: systemRandom,
+      wallClock: Date.now,
+      metrics: deps.metrics,
+      pools: { http1: this.#http1, http2: this.#http2 },
+    });
+  }
+
+  /** The HTTP half of one pod's outbound handler. */
+  forPod(origin: RequestOrigin): OutboundHttp {
+    const metrics = this.#deps.metrics;
+    return {
+      detect: this.#detect,
+      counters: { count: (outcome) => metrics.detected(outcome.startsWith('opaque') ? 'opaque' : outcome, outcome) },
+      clock: systemClock,
+      origin,
+      http2: false,
+      route: (name, endpoints, authority) => this.#routes.route(name, endpoints, authority),
+      serve: (protocol, socket, prefix, service) => this.#serve(protocol, socket, prefix, service),
+    };
+  }
+
+  routes(): RouteStatus[] {
+    return this.#routes.status();
+  }
+
+  async close(): Promise<void> {
+    await this.#routes.close();
+    this.#http1.destroy();
+  }
+
+  #serve(protocol: 'http1' | 'http2', socket: Socket, prefix: Buffer, service: Service<HttpRequest, HttpResponse>): void {
+    const onServiceError = (error: unknown): void => this.#deps.log('debug', 'request failed', { error: describeError(error) });
+    if (prefix.length > 0) socket.unshift(prefix);
+    socket.resume();
+    if (protocol === 'http1') serveHttp1(socket, service, http1ServerParams, { onServiceError });
+  }
+}
