@@ -268,17 +268,22 @@ function retryAfterOf(res: HttpResponse, nowEpochMs: number): number | undefined
   return parsed.kind === 'ok' ? parsed.value : undefined;
 }
 
+/** Parameters of a route by its name: the defaults, or what configuration sets for that route. */
+export type RouteParamsFor = (name: string) => HttpRouteParams;
+
 /** The node's outbound routes by name, built on first use and closed when idle. */
 export class OutboundHttpRoutes {
-  readonly #params: HttpRouteParams;
+  readonly #paramsFor: RouteParamsFor;
+  readonly #idleRouteMs: number;
   readonly #deps: OutboundHttpDeps;
   readonly #routes = new Map<string, HttpRoute>();
   readonly #sweep: NodeJS.Timeout;
 
-  constructor(params: HttpRouteParams, deps: OutboundHttpDeps) {
-    this.#params = params;
+  constructor(params: HttpRouteParams | RouteParamsFor, deps: OutboundHttpDeps) {
+    this.#paramsFor = typeof params === 'function' ? params : () => params;
+    this.#idleRouteMs = (typeof params === 'function' ? httpRouteParams : params).idleRouteMs;
     this.#deps = deps;
-    this.#sweep = setInterval(() => this.#closeIdle(), Math.max(1000, Math.min(60_000, params.idleRouteMs / 2)));
+    this.#sweep = setInterval(() => this.#closeIdle(), Math.max(1000, Math.min(60_000, this.#idleRouteMs / 2)));
     this.#sweep.unref();
   }
 
@@ -286,7 +291,7 @@ export class OutboundHttpRoutes {
   route(name: string, endpoints: readonly EndpointAddress[], authority = name): HttpRoute {
     let route = this.#routes.get(name);
     if (route === undefined) {
-      route = new HttpRoute(name, authority, this.#params, this.#deps);
+      route = new HttpRoute(name, authority, this.#paramsFor(name), this.#deps);
       this.#routes.set(name, route);
     }
     route.sync(endpoints);
@@ -307,7 +312,7 @@ export class OutboundHttpRoutes {
   #closeIdle(): void {
     const now = this.#deps.clock.now();
     for (const [name, route] of this.#routes) {
-      if (now - route.lastUsed < this.#params.idleRouteMs || route.status().inFlight > 0) continue;
+      if (now - route.lastUsed < this.#idleRouteMs || route.status().inFlight > 0) continue;
       this.#routes.delete(name);
       void route.close();
     }

@@ -11,7 +11,7 @@ import { logFunction } from '../telemetry/log.ts';
 import { OutboundHandler, outboundParams } from '../proxy/outbound.ts';
 import type { OutboundRouter } from '../proxy/outbound.ts';
 import type { DetectParams } from '../proxy/detect/params.ts';
-import type { HttpRouteParams } from '../proxy/outbound-http.ts';
+import type { HttpRouteParams, RouteParamsFor } from '../proxy/outbound-http.ts';
 import { HttpProxy } from './http-proxy.ts';
 import { PodCapture, podCaptureParams } from './pod-capture.ts';
 import type { CapturePod, PodListeners, PodPlacement, ReadyPlacement } from './pod-capture.ts';
@@ -59,7 +59,7 @@ export interface AgentSettings {
   readonly outboundPort: number;
   readonly captureV6: boolean;
   readonly detect: DetectParams;
-  readonly routes: HttpRouteParams;
+  readonly routes: HttpRouteParams | RouteParamsFor;
 }
 
 export class RunningAgent {

@@ -10,7 +10,7 @@ import type { HttpRequest, HttpResponse, RequestOrigin } from '../proxy/http/mes
 import { Http1Pool, http1PoolParams } from '../proxy/http1/pool.ts';
 import { http1ServerParams, serveHttp1 } from '../proxy/http1/server-connection.ts';
 import type { OutboundHttp } from '../proxy/outbound.ts';
-import type { HttpRouteParams, RouteStatus } from '../proxy/outbound-http.ts';
+import type { HttpRouteParams, RouteParamsFor, RouteStatus } from '../proxy/outbound-http.ts';
 import { OutboundHttpRoutes } from '../proxy/outbound-http.ts';
 import type { Service } from '../stack/service.ts';
 import type { HttpMetrics } from '../telemetry/metrics.ts';
@@ -30,7 +30,7 @@ export class HttpProxy {
   readonly #http2: HttpClientPool;
   readonly #routes: OutboundHttpRoutes;
 
-  constructor(routeParams: HttpRouteParams, detect: DetectParams, deps: HttpProxyDeps) {
+  constructor(routeParams: HttpRouteParams | RouteParamsFor, detect: DetectParams, deps: HttpProxyDeps) {
     this.#detect = detect;
     this.#deps = deps;
     this.#http1 = new Http1Pool<EndpointTarget>(http1PoolParams, { connector: connectTarget, keyOf: targetKey });
