@@ -3,6 +3,18 @@
 // back with backpressure both ways. One exchange at a time; the state of the exchange lives on the
 // connection (no per-request object beyond the promise and the response). A connection goes back to
 // its pool only when the exchange ended cleanly on both sides; anything else destroys it.
+//
+// A request with `upgrade` (or a CONNECT) may switch the connection: on a 101 (a 2xx to CONNECT) the
+// socket leaves the pool for good and becomes the response's `tunnel`, with the bytes that came
+// after the head put back in front. Any other answer is an ordinary response.
+//
+// Expect: 100-continue travels to the upstream, and the request body is attached (which is what
+// makes the server transport send its own 100 downstream) only once the upstream's 100 arrives, or
+// after expectContinueTimeoutMs for an upstream that never sends one (RFC 9110 §10.1.1: a client
+// need not wait for ever). So an upstream that answers first (401, 413, 417) is relayed and the
+// client never uploads: weft answering 100 itself would make every client send its whole body to a
+// proxy that then has nowhere to put it. The connection then closes (the upstream was promised a
+// body it did not get).
 import type { Socket } from 'node:net';
 import { WeftError } from '../../errors.ts';
 import type { CallContext } from '../../stack/service.ts';
@@ -28,11 +40,15 @@ export interface ConnectionOwner {
 // RFC 9110 §9.2.2.
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-/** The request's context, as the response parser needs it: weft never sends an upgrade. */
+/** The request's context, as the response parser needs it. */
 class RequestContext implements ResponseContext {
   method = 'GET';
-  readonly upgrade = false;
+  /** The request asked to upgrade: only then is a 101 valid. */
+  upgrade = false;
 }
+
+/** Go's net/http Transport and curl wait this long for a 100 before sending the body anyway. */
+export const EXPECT_CONTINUE_TIMEOUT_MS = 1_000;
 
 export class Http1ClientConnection implements BodySource, BodySink {
   readonly socket: Socket;
@@ -41,7 +57,10 @@ export class Http1ClientConnection implements BodySource, BodySink {
   readonly #owner: ConnectionOwner | undefined;
   readonly #reader: MessageReader;
   readonly #context = new RequestContext();
+  readonly #expectContinueTimeoutMs: number;
   #busy = false;
+  /** Handed over as a tunnel after a switch: no longer this connection's. */
+  #switched = false;
   #closed = false;
   #lastError: unknown;
   // The exchange in progress.
@@ -62,13 +81,19 @@ export class Http1ClientConnection implements BodySource, BodySink {
   /** The request may be sent again as it is: idempotent method, no content. */
   #replayable = false;
   #readPaused = false;
+  /** The request body waits for the upstream's 100 Continue (or a final answer, or the timer). */
+  #awaitingContinue = false;
+  /** The upstream answered before the body it was promised was sent: close after this exchange. */
+  #noReuse = false;
+  #continueTimer: NodeJS.Timeout | undefined;
   /** Idle-timer handle while pooled (the pool's). */
   idleTimer: NodeJS.Timeout | undefined;
   /** Exchanges carried, for tests and /status. */
   exchanges = 0;
 
-  constructor(socket: Socket, key: string, owner?: ConnectionOwner, params: Http1Params = http1Params) {
+  constructor(socket: Socket, key: string, owner?: ConnectionOwner, params: Http1Params = http1Params, expectContinueTimeoutMs = EXPECT_CONTINUE_TIMEOUT_MS) {
     this.socket = socket;
+    this.#expectContinueTimeoutMs = expectContinueTimeoutMs;
     this.key = key;
     this.#owner = owner;
     this.#reader = new MessageReader('response', params);
@@ -82,7 +107,12 @@ export class Http1ClientConnection implements BodySource, BodySink {
 
   /** Can carry a new exchange now. */
   get reusable(): boolean {
-    return !this.#busy && !this.#closed && !this.socket.destroyed && this.socket.readyState === 'open';
+    return !this.#busy && !this.#closed && !this.#switched && !this.socket.destroyed && this.socket.readyState === 'open';
+  }
+
+  /** The connection switched protocols and was handed over as a response's tunnel. */
+  get switched(): boolean {
+    return this.#switched;
   }
 
   get busy(): boolean {
@@ -104,6 +134,7 @@ export class Http1ClientConnection implements BodySource, BodySink {
     this.#busy = true;
     this.exchanges++;
     this.#context.method = req.method;
+    this.#context.upgrade = req.upgrade !== undefined && req.method !== 'CONNECT';
     this.#requestBody = req.body;
     this.#framing = requestFraming(req);
     this.#sentBody = 0;
@@ -113,6 +144,8 @@ export class Http1ClientConnection implements BodySource, BodySink {
     this.#responseDone = false;
     this.#informational = false;
     this.#keepAlive = false;
+    this.#noReuse = false;
+    this.#awaitingContinue = false;
     this.#gotBytes = false;
     this.#replayable = req.body.length === 0 && IDEMPOTENT.has(req.method);
     this.#signal = cx.signal;
@@ -133,16 +166,34 @@ export class Http1ClientConnection implements BodySource, BodySink {
     if (this.#framing === NO_BODY || this.#framing === 0) {
       this.#requestDone = true;
       if (req.body.length !== 0) req.body.cancel(new Error('request body not sent'));
+    } else if (!req.body.attached && req.headers.get('expect')?.toLowerCase() === '100-continue') {
+      this.#awaitingContinue = true;
+      this.#continueTimer = setTimeout(this.#onContinueTimeout, this.#expectContinueTimeoutMs);
+      this.#continueTimer.unref();
     } else {
-      try {
-        req.body.pipeTo(this);
-      } catch (error) {
-        // A body already read (a retry of a streamed request): nothing can be sent.
-        this.#fail(new WeftError('WEFT_E_HTTP_BODY_CONSUMED', 'http1: the request body was already read and cannot be sent again', { cause: error }));
-      }
+      this.#sendBody();
     }
     return promise;
   }
+
+  #sendBody(): void {
+    this.#awaitingContinue = false;
+    if (this.#continueTimer !== undefined) clearTimeout(this.#continueTimer);
+    this.#continueTimer = undefined;
+    const body = this.#requestBody;
+    if (body === undefined) return;
+    try {
+      body.pipeTo(this);
+    } catch (error) {
+      // A body already read (a retry of a streamed request): nothing can be sent.
+      this.#fail(new WeftError('WEFT_E_HTTP_BODY_CONSUMED', 'http1: the request body was already read and cannot be sent again', { cause: error }));
+    }
+  }
+
+  readonly #onContinueTimeout = (): void => {
+    this.#continueTimer = undefined;
+    if (this.#awaitingContinue && this.#busy && !this.#closed) this.#sendBody();
+  };
 
   // ---- BodySink: the request body, written upstream ----
 
@@ -219,6 +270,10 @@ export class Http1ClientConnection implements BodySource, BodySink {
             this.#fail(new WeftError('WEFT_E_HTTP_UNSOLICITED_RESPONSE', 'http1: the upstream sent a response nobody asked for'));
             return;
           }
+          if ((reader.head as Http1Head).body === 'tunnel') {
+            this.#switch(reader.head as Http1Head, chunk, pos);
+            return;
+          }
           this.#onHead(reader.head as Http1Head);
           break;
         case 'data':
@@ -254,14 +309,26 @@ export class Http1ClientConnection implements BodySource, BodySink {
 
   #onHead(head: Http1Head): void {
     if (head.status < 200) {
-      // 100 Continue and 103 Early Hints: weft answers Expect itself and relays no interim responses.
+      // 100 Continue: the upstream wants the body; attaching it makes the server transport send its
+      // own 100 downstream. 103 Early Hints and other interim responses are not relayed.
       this.#informational = true;
+      if (head.status === 100 && this.#awaitingContinue) this.#sendBody();
       return;
+    }
+    if (this.#awaitingContinue) {
+      // A final answer before 100: the body is not sent, so the client never uploads it. The
+      // upstream was promised one it will not get: the connection cannot carry another request.
+      this.#awaitingContinue = false;
+      if (this.#continueTimer !== undefined) clearTimeout(this.#continueTimer);
+      this.#continueTimer = undefined;
+      this.#requestBody?.cancel(new Error('the upstream answered before asking for the request body'));
+      this.#requestDone = true;
+      this.#noReuse = true;
     }
     const headers = headersOf(head);
     // A HEAD answer or 304 keeps the Content-Length the GET would have had (RFC 9110 §8.6).
     if (head.body === 'none' && head.contentLength >= 0 && head.status !== 204) headers.addTrusted('content-length', String(head.contentLength));
-    this.#keepAlive = head.keepAlive;
+    this.#keepAlive = head.keepAlive && !this.#noReuse;
     const body = new HttpBody(declaredLength(head), this);
     this.#responseBody = body;
     const resolve = this.#resolve;
@@ -327,10 +394,47 @@ export class Http1ClientConnection implements BodySource, BodySink {
     return new WeftError('WEFT_E_HTTP_NOT_SENT', `http1: ${message}; safe to retry`, { cause: this.#lastError, flags: { retryable: true } });
   }
 
+  /**
+   * The upstream switched protocols (101 to an upgrade, 2xx to CONNECT): the socket leaves this
+   * connection and the pool for good and becomes the response's tunnel. Bytes after the head in this
+   * read are the new protocol's first (server-first protocols send them at once): they are put back
+   * in front of the socket's stream, which stays paused until its new owner reads it.
+   */
+  #switch(head: Http1Head, chunk: Buffer, pos: number): void {
+    if (!this.#requestDone) {
+      // RFC 9110 §15.2.2: the switch takes place after the request; a switch before its body was
+      // sent would put the rest of the body into the new protocol.
+      this.#fail(new WeftError('WEFT_E_HTTP_EARLY_SWITCH', `http1: the upstream switched protocols (${head.status}) before the request body was sent`));
+      return;
+    }
+    const socket = this.socket;
+    socket.pause();
+    socket.off('data', this.#onData);
+    socket.off('drain', this.#onDrain);
+    socket.off('end', this.#onEnd);
+    socket.off('close', this.#onClose);
+    // #onError stays: until the tunnel's owner adds its own listener, an error must not be thrown.
+    if (pos < chunk.length) socket.unshift(chunk.subarray(pos));
+    this.#switched = true;
+    this.#busy = false;
+    this.#responseDone = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#signal = undefined;
+    this.#requestBody = undefined;
+    this.#owner?.closed(this);
+    const res = new HttpResponse(head.status, headersOf(head), HttpBody.empty());
+    res.tunnel = socket;
+    const resolve = this.#resolve;
+    this.#resolve = this.#reject = undefined;
+    resolve?.(res);
+  }
+
   /** Ends the exchange with `error` and destroys the connection. */
   #fail(error: unknown): void {
     if (!this.#busy) return;
     this.#busy = false;
+    if (this.#continueTimer !== undefined) clearTimeout(this.#continueTimer);
+    this.#continueTimer = undefined;
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#signal = undefined;
     const reject = this.#reject;

@@ -36,21 +36,68 @@ function isTransportField(name: string): boolean {
 }
 
 /**
- * The end-to-end fields of `head`, names lower-cased. Host is the request's authority; Expect is
- * answered by the transport that received it (100 Continue), so neither travels in the list. Upgrade
- * is dropped too: weft does not relay protocol switches yet, so the upstream answers in HTTP/1.1.
+ * The end-to-end fields of `head`, names lower-cased, hop-by-hop ones dropped (RFC 9110 §7.6.1, see
+ * hop-by-hop.ts). Host is the request's authority and a request's Upgrade is `HttpRequest.upgrade`,
+ * so neither travels in the list. Three fields stay in a normalised form, because the next hop needs
+ * to know of them and the writing transport re-creates them for its own hop:
+ * - `expect: 100-continue` of an HTTP/1.1 request: it travels end to end so an upstream that refuses
+ *   (413, 401, 417) answers before the client uploads (see client-connection.ts); any other
+ *   expectation, or one from HTTP/1.0 (RFC 9110 §10.1.1: MUST be ignored), is dropped.
+ * - `te: trailers` when a request's TE lists trailers (as Envoy and Go's ReverseProxy keep it): it is
+ *   a statement about the client (it accepts trailers), which holds across weft since weft relays
+ *   them; gRPC needs it. Other TE members are codings of this hop and go.
+ * - `upgrade` of a 101 (head.upgrade is set only on a 101 to an upgrade request): the protocol
+ *   switched to, which the server transport writes back to its client with connection: upgrade.
  */
 export function headersOf(head: Http1Head): HttpHeaders {
   const headers = new HttpHeaders();
   const request = head.kind === 'request';
+  let trailers = false;
   for (let i = 0; i < head.fieldCount; i++) {
     const known = head.known(i);
-    if (known === KnownField.host || known === KnownField.upgrade) continue;
-    if (request && known === KnownField.expect) continue;
+    if (known === KnownField.host) continue;
+    if (request) {
+      if (known === KnownField.upgrade) continue;
+      if (known === KnownField.expect) {
+        if (head.expectContinue && !headers.has('expect') && isExpectContinue(head.value(i))) headers.addTrusted('expect', '100-continue');
+        continue;
+      }
+      if (known === KnownField.te) {
+        if (!trailers && listHas(head.value(i), 'trailers')) {
+          trailers = true;
+          headers.addTrusted('te', 'trailers');
+        }
+        continue;
+      }
+    }
     if (!isForwarded(head, i)) continue;
     headers.addTrusted(head.name(i).toLowerCase(), head.value(i));
   }
   return headers;
+}
+
+function isExpectContinue(value: string): boolean {
+  return value.toLowerCase() === '100-continue';
+}
+
+/** Whether a comma-separated list (TE, Connection) has `token` (lower-case) as a member, parameters ignored. */
+export function listHas(value: string, token: string): boolean {
+  for (const member of value.split(',')) {
+    const semi = member.indexOf(';');
+    if ((semi < 0 ? member : member.slice(0, semi)).trim().toLowerCase() === token) return true;
+  }
+  return false;
+}
+
+/** The protocols an upgrade request asks for, every Upgrade line in order (RFC 9110 §7.8). */
+export function upgradeOf(head: Http1Head): string {
+  let out = '';
+  for (let i = 0; i < head.fieldCount; i++) {
+    if (head.known(i) !== KnownField.upgrade) continue;
+    const value = head.value(i);
+    if (value.length > 0) out = out.length === 0 ? value : `${out}, ${value}`;
+  }
+  return out;
 }
 
 /** The path of a request target: origin-form as is, the path of an absolute-form URI, "*" for asterisk-form. */
@@ -71,12 +118,21 @@ export function requestOf(head: Http1Head, body: HttpBody, connectionScheme = 'h
   const authority = requestAuthority(head);
   if (authority === undefined) return undefined;
   const scheme = head.targetForm === 'absolute' ? (head.target.slice(0, 6).toLowerCase() === 'https:' ? 'https' : 'http') : connectionScheme;
-  return new HttpRequest(head.method, scheme, authority, pathOf(head), headersOf(head), body);
+  // A CONNECT names no path (its target is the authority); '' keeps path-based routes from matching it.
+  const tunnel = head.body === 'tunnel';
+  const req = new HttpRequest(head.method, scheme, authority, tunnel ? '' : pathOf(head), headersOf(head), body);
+  if (tunnel) req.upgrade = 'CONNECT';
+  else if (head.upgrade) {
+    const protocols = upgradeOf(head);
+    if (protocols.length > 0) req.upgrade = protocols;
+  }
+  return req;
 }
 
 /** The body's length as the head declares it: 0 for none, n for Content-Length, undefined otherwise. */
 export function declaredLength(head: Http1Head): number | undefined {
-  if (head.body === 'none') return 0;
+  // A CONNECT request has no content (RFC 9110 §9.3.6): what follows its head is the tunnel's.
+  if (head.body === 'none' || head.body === 'tunnel') return 0;
   if (head.body === 'length') return head.contentLength;
   return undefined;
 }
@@ -101,6 +157,7 @@ function bodylessMethod(method: string): boolean {
 
 /** How to frame a request body for an HTTP/1.1 upstream. */
 export function requestFraming(req: HttpRequest): WireFraming {
+  if (req.method === 'CONNECT') return NO_BODY;
   const length = req.body.length;
   if (length === undefined) return CHUNKED;
   if (length === 0 && bodylessMethod(req.method)) return NO_BODY;
@@ -129,13 +186,38 @@ const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const TARGET = /^[\x21-\x7e]+$/;
 const AUTHORITY = /^[A-Za-z0-9\-._~%!$&'()*+,;=:[\]]+$/;
 
-/** The request head for an upstream: start line, Host, the list's fields, framing. */
+// Upgrade = #protocol, protocol = token ["/" token] (RFC 9110 §7.8); checked like the start line,
+// since `upgrade` is a plain model field a layer could set.
+const UPGRADE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+)?(?:[ \t]*,[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+)?)*$/;
+
+/**
+ * The request head for an upstream: start line, Host, the list's fields, then the fields of this
+ * hop: TE and Upgrade with the Connection options naming them, and the framing. A CONNECT is sent
+ * in authority-form with no framing (RFC 9110 §9.3.6); an upgrade request asks for `req.upgrade`.
+ */
 export function encodeRequestHead(req: HttpRequest, framing: WireFraming): Buffer {
-  if (!METHOD.test(req.method) || !TARGET.test(req.path) || !AUTHORITY.test(req.authority)) {
-    throw new WeftError('WEFT_E_HTTP_BAD_REQUEST_HEAD', `http1: cannot send method ${JSON.stringify(req.method)}, path ${JSON.stringify(req.path)}, authority ${JSON.stringify(req.authority)}`);
+  const connect = req.method === 'CONNECT';
+  const upgrade = connect ? undefined : req.upgrade;
+  if (
+    !METHOD.test(req.method) ||
+    (!connect && !TARGET.test(req.path)) ||
+    !AUTHORITY.test(req.authority) ||
+    (upgrade !== undefined && (upgrade === 'CONNECT' || !UPGRADE.test(upgrade)))
+  ) {
+    throw new WeftError(
+      'WEFT_E_HTTP_BAD_REQUEST_HEAD',
+      `http1: cannot send method ${JSON.stringify(req.method)}, path ${JSON.stringify(req.path)}, authority ${JSON.stringify(req.authority)}, upgrade ${JSON.stringify(upgrade)}`,
+    );
   }
-  let out = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n`;
+  let out = `${req.method} ${connect ? req.authority : req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n`;
   out = appendFields(out, req.headers, false);
+  // RFC 9110 §10.1.4: a sender of TE MUST also send a "TE" connection option.
+  const te = req.headers.get('te');
+  const trailers = te !== undefined && listHas(te, 'trailers');
+  if (trailers) out += 'te: trailers\r\n';
+  if (upgrade !== undefined) out += `upgrade: ${upgrade}\r\n`;
+  if (trailers) out += upgrade !== undefined ? 'connection: te, upgrade\r\n' : 'connection: te\r\n';
+  else if (upgrade !== undefined) out += 'connection: upgrade\r\n';
   out = appendFraming(out, framing);
   return Buffer.from(`${out}\r\n`, 'latin1');
 }
@@ -149,6 +231,23 @@ export function encodeResponseHead(res: HttpResponse, framing: WireFraming, conn
   out = appendFields(out, res.headers, framing === NO_BODY && res.status !== 204);
   out = appendFraming(out, framing);
   if (connection !== undefined) out += `connection: ${connection}\r\n`;
+  return Buffer.from(`${out}\r\n`, 'latin1');
+}
+
+/**
+ * The head that switches a client's connection: a 101 with connection: upgrade and the protocol the
+ * upstream chose (the response list's `upgrade`, relayed as it came: the client checks it, RFC 6455
+ * §4.1), or a 2xx to CONNECT. Neither has framing (RFC 9110 §9.3.6: a 2xx to CONNECT MUST NOT carry
+ * Content-Length or Transfer-Encoding); after the blank line the bytes are the tunnel's.
+ */
+export function encodeSwitchHead(res: HttpResponse): Buffer {
+  let out = `HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? 'Unknown'}\r\n`;
+  out = appendFields(out, res.headers, false);
+  if (res.status === 101) {
+    const protocols = res.headers.getAll('upgrade');
+    if (protocols.length > 0) out += `upgrade: ${protocols.join(', ')}\r\n`;
+    out += 'connection: upgrade\r\n';
+  }
   return Buffer.from(`${out}\r\n`, 'latin1');
 }
 

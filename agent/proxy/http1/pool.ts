@@ -1,12 +1,13 @@
 // Keep-alive connections to endpoints, per endpoint: a request takes the most recently used idle
 // connection (warmest, and the one least likely to have been closed by the server's idle timer) or
 // connects a new one through the injected connector, so host sockets and in-pod sockets
-// (SocketFactory) plug in the same way. A connection comes back only after a clean exchange.
+// (SocketFactory) plug in the same way. A connection comes back only after a clean exchange; one
+// that switched protocols (101, 2xx to CONNECT) never does: it is the response's tunnel.
 import type { Socket } from 'node:net';
 import { WeftError } from '../../errors.ts';
 import type { CallContext, NewService, Service } from '../../stack/service.ts';
 import type { HttpRequest, HttpResponse } from '../http/message.ts';
-import { Http1ClientConnection, type ConnectionOwner } from './client-connection.ts';
+import { EXPECT_CONTINUE_TIMEOUT_MS, Http1ClientConnection, type ConnectionOwner } from './client-connection.ts';
 import { http1Params, type Http1Params } from './params.ts';
 
 export interface Http1PoolParams {
@@ -16,6 +17,11 @@ export interface Http1PoolParams {
   readonly idleTimeoutMs: number;
   /** A connect that has not completed in this long fails (retryable: nothing was sent). */
   readonly connectTimeoutMs: number;
+  /**
+   * A request with Expect: 100-continue waits this long for the upstream's 100 (or its final answer)
+   * before sending the body anyway, for upstreams that never send 100 (RFC 9110 §10.1.1).
+   */
+  readonly expectContinueTimeoutMs: number;
   readonly http1: Http1Params;
 }
 
@@ -23,6 +29,7 @@ export const http1PoolParams: Http1PoolParams = {
   maxIdlePerEndpoint: 32,
   idleTimeoutMs: 30_000,
   connectTimeoutMs: 10_000,
+  expectContinueTimeoutMs: EXPECT_CONTINUE_TIMEOUT_MS,
   http1: http1Params,
 };
 
@@ -49,8 +56,8 @@ export class Http1Pool<T> implements ConnectionOwner {
     if (!(Number.isSafeInteger(params.maxIdlePerEndpoint) && params.maxIdlePerEndpoint >= 0)) {
       throw new WeftError('WEFT_E_HTTP_PARAMS', `http1 pool maxIdlePerEndpoint must be a non-negative integer, got ${params.maxIdlePerEndpoint}`);
     }
-    if (!(params.idleTimeoutMs > 0 && params.connectTimeoutMs > 0)) {
-      throw new WeftError('WEFT_E_HTTP_PARAMS', 'http1 pool idleTimeoutMs and connectTimeoutMs must be positive');
+    if (!(params.idleTimeoutMs > 0 && params.connectTimeoutMs > 0 && params.expectContinueTimeoutMs > 0)) {
+      throw new WeftError('WEFT_E_HTTP_PARAMS', 'http1 pool idleTimeoutMs, connectTimeoutMs and expectContinueTimeoutMs must be positive');
     }
     this.#params = params;
     this.#connector = deps.connector;
@@ -117,7 +124,7 @@ export class Http1Pool<T> implements ConnectionOwner {
         clearTimeout(timer);
         socket.removeListener('error', done);
         cx.signal.removeEventListener('abort', onAbort);
-        const conn = new Http1ClientConnection(socket, key, this, this.#params.http1);
+        const conn = new Http1ClientConnection(socket, key, this, this.#params.http1, this.#params.expectContinueTimeoutMs);
         this.#all.add(conn);
         resolve(conn);
       };

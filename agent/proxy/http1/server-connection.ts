@@ -3,6 +3,12 @@
 // of its own. One request at a time (as hyper's server does): the next pipelined head is parsed only
 // once the current response is written, so responses are in order by construction and a pipelining
 // client can make weft hold at most one socket read of unparsed bytes.
+//
+// Upgrade (RFC 9110 §7.8, e.g. WebSocket) and CONNECT (§9.3.6) go through the service like any
+// request, with HttpRequest.upgrade set. Bytes the client sends after such a request are held, never
+// parsed, until the answer is known: a 101 (a 2xx to CONNECT) with a tunnel makes them the first
+// bytes of the tunnel and the connection stops being HTTP; any other answer declines, and they are
+// the next request (after a declined CONNECT the connection closes: they were meant for a tunnel).
 import type { Socket } from 'node:net';
 import { describeError, isWeftError, WeftError } from '../../errors.ts';
 import type { CallContext, Service } from '../../stack/service.ts';
@@ -16,6 +22,7 @@ import {
   declaredLength,
   encodeLastChunk,
   encodeResponseHead,
+  encodeSwitchHead,
   NO_BODY,
   requestOf,
   trailersOf,
@@ -26,6 +33,7 @@ import { MessageReader } from './message-reader.ts';
 import { http1Params, type Http1Params } from './params.ts';
 import { refusalResponse } from './refusal-response.ts';
 import { rejection, type Http1Rejection } from './rejection.ts';
+import { spliceTunnel, type TunnelResult } from './tunnel.ts';
 
 export interface Http1ServerParams {
   /** From the first byte of a head to its blank line; past it → 408 and close (slowloris). */
@@ -62,6 +70,8 @@ export interface Http1ServerDeps {
   readonly scheme?: string;
   /** The service failed a request; for logs and metrics (the client got a 502/503/504). */
   readonly onServiceError?: (error: unknown) => void;
+  /** A tunnel (after a 101 or a 2xx to CONNECT) ended; for logs and metrics. */
+  readonly onTunnelEnd?: (result: TunnelResult) => void;
 }
 
 const TIMEOUT_RESPONSE = Buffer.from(
@@ -70,11 +80,6 @@ const TIMEOUT_RESPONSE = Buffer.from(
   'latin1',
 );
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-const UNSUPPORTED_TUNNEL = Buffer.from(
-  'HTTP/1.1 501 Not Implemented\r\nl5d-proxy-error: WEFT_E_HTTP_TUNNEL_UNSUPPORTED\r\ncontent-type: text/plain; charset=utf-8\r\n' +
-    'content-length: 39\r\nconnection: close\r\n\r\nCONNECT is not relayed by this listener\n',
-  'latin1',
-);
 
 /** The status and reason a failed call is answered with: rejected → 503, deadline → 504, else 502. */
 export function errorStatus(error: unknown): { readonly status: number; readonly code: string } {
@@ -100,6 +105,8 @@ class Exchange implements BodySource, BodySink {
   readonly minor: number;
   readonly keepAlive: boolean;
   readonly expectContinue: boolean;
+  /** HttpRequest.upgrade: the protocols asked for, 'CONNECT', or undefined for a plain request. */
+  upgrade: string | undefined = undefined;
   readonly body: HttpBody;
   readonly controller = new AbortController();
   /** The reader reached the end of the request body. */
@@ -174,6 +181,9 @@ export class Http1ServerConnection {
   #discarding = false;
   /** The client shut down its sending side: answer what is in progress, then close. */
   #peerEnded = false;
+  /** The connection switched to a tunnel: the socket belongs to the splice now. */
+  #switched = false;
+  readonly #onTunnelEnd: ((result: TunnelResult) => void) | undefined;
   /** Requests served; for tests and /status. */
   requests = 0;
 
@@ -184,6 +194,7 @@ export class Http1ServerConnection {
     this.#params = params;
     this.#scheme = deps.scheme ?? 'http';
     this.#onServiceError = deps.onServiceError;
+    this.#onTunnelEnd = deps.onTunnelEnd;
     this.#reader = new MessageReader('request', params.http1);
     socket.setNoDelay(true);
     socket.on('data', this.#onData);
@@ -198,6 +209,11 @@ export class Http1ServerConnection {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The connection carries a tunnel now (after a 101 or a 2xx to CONNECT). */
+  get switched(): boolean {
+    return this.#switched;
   }
 
   /** Closes at once; the request in progress is aborted. */
@@ -253,7 +269,9 @@ export class Http1ServerConnection {
           if (this.#current === undefined && reader.headBytesPending > 0 && !this.#timerIsHead) this.#arm(true);
           return;
         case 'tunnel':
-          this.#refuseRaw(UNSUPPORTED_TUNNEL);
+          // Unreachable: a CONNECT's exchange is read at its head, and its bytes are held, never
+          // parsed, until the switch or the close after a refusal.
+          this.socket.destroy();
           return;
         case 'error':
           this.#refuse(reader.rejection as Http1Rejection);
@@ -265,16 +283,18 @@ export class Http1ServerConnection {
   #start(head: Http1Head): void {
     this.#disarm();
     this.requests++;
-    if (head.body === 'tunnel') {
-      this.#refuseRaw(UNSUPPORTED_TUNNEL);
-      return;
-    }
     const ex = new Exchange(this, head);
     const req = requestOf(head, ex.body, this.#scheme);
     if (req === undefined) {
       // HTTP/1.0 without Host: nothing to route on.
       this.#refuse(rejection('WEFT_E_HTTP1_MISSING_HOST', 'request'));
       return;
+    }
+    ex.upgrade = req.upgrade;
+    if (head.body === 'tunnel') {
+      // A CONNECT has no content: the request is whole at its head, and what follows waits.
+      ex.requestDone = true;
+      ex.body.end();
     }
     this.#current = ex;
     const cx: CallContext = { deadline: undefined, signal: ex.controller.signal };
@@ -302,6 +322,27 @@ export class Http1ServerConnection {
   #respond(ex: Exchange, res: HttpResponse): void {
     if (this.#closed || ex !== this.#current || ex.responseStarted) {
       res.body.cancel(new Error('client connection closed'));
+      res.tunnel?.destroy();
+      return;
+    }
+    const tunnel = res.tunnel;
+    if (ex.upgrade !== undefined && (ex.upgrade === 'CONNECT' ? res.status >= 200 && res.status < 300 : res.status === 101)) {
+      if (tunnel !== undefined && ex.requestDone) {
+        this.#switch(ex, res, tunnel);
+        return;
+      }
+      // A switch with nothing to switch to (a layer made the answer up), or before the request was
+      // read (its remaining body would land in the tunnel): the client cannot be given it.
+      tunnel?.destroy();
+      res.body.cancel(new Error('switch refused'));
+      this.#respond(ex, errorResponse(new WeftError('WEFT_E_HTTP_BAD_SWITCH', `http1: a ${res.status} to ${ex.upgrade === 'CONNECT' ? 'CONNECT' : 'an upgrade'} came ${tunnel === undefined ? 'without a tunnel' : 'before the request was read'}`)));
+      return;
+    }
+    if (tunnel !== undefined || res.status === 101) {
+      // A switch the client did not ask for: it would read the tunnel's bytes as HTTP.
+      tunnel?.destroy();
+      res.body.cancel(new Error('switch refused'));
+      this.#respond(ex, errorResponse(new WeftError('WEFT_E_HTTP_UNEXPECTED_TUNNEL', `http1: a ${res.status} with a tunnel answers a request that asked for no switch`)));
       return;
     }
     ex.responseStarted = true;
@@ -311,7 +352,14 @@ export class Http1ServerConnection {
     ex.framing = bodiless ? NO_BODY : length !== undefined ? length : ex.minor === 1 ? CHUNKED : UNTIL_CLOSE;
     // A request body not yet read (answered early, or abandoned) leaves bytes we would have to
     // skip to find the next head; closing is simpler and what clients expect after an early answer.
-    ex.close = (this.#peerEnded && this.#pending === undefined) || !ex.keepAlive || ex.framing === UNTIL_CLOSE || (!ex.requestDone && !ex.body.attached) || ex.bodyAbandoned;
+    // A declined CONNECT closes too: the bytes after it were sent for a tunnel, not as a request.
+    ex.close =
+      (this.#peerEnded && this.#pending === undefined) ||
+      !ex.keepAlive ||
+      ex.framing === UNTIL_CLOSE ||
+      (!ex.requestDone && !ex.body.attached) ||
+      ex.bodyAbandoned ||
+      ex.upgrade === 'CONNECT';
     // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only if told to.
     this.socket.write(encodeResponseHead(res, ex.framing, ex.close ? 'close' : ex.minor === 0 ? 'keep-alive' : undefined));
     if (bodiless) {
@@ -320,6 +368,35 @@ export class Http1ServerConnection {
       return;
     }
     res.body.pipeTo(ex);
+  }
+
+  /**
+   * The service accepted the switch: write its head, then the socket is the tunnel's. The bytes the
+   * client sent after its request (held in #pending, never parsed) are the tunnel's first; the
+   * socket's own listeners go, so nothing reads it as HTTP again.
+   */
+  #switch(ex: Exchange, res: HttpResponse, tunnel: NonNullable<HttpResponse['tunnel']>): void {
+    ex.responseStarted = true;
+    ex.responseDone = true;
+    ex.response = res;
+    res.body.cancel(new Error('a switching response has no content'));
+    this.#switched = true;
+    this.#closed = true;
+    this.#current = undefined;
+    this.#disarm();
+    const socket = this.socket;
+    socket.off('data', this.#onData);
+    socket.off('drain', this.#onDrain);
+    socket.off('end', this.#onEnd);
+    socket.off('error', this.#onError);
+    socket.off('close', this.#onClose);
+    const early = this.#pending?.subarray(this.#pendingPos);
+    this.#pending = undefined;
+    this.#readPaused = false;
+    socket.write(encodeSwitchHead(res));
+    const onTunnelEnd = this.#onTunnelEnd;
+    const done = spliceTunnel(socket, tunnel, early);
+    if (onTunnelEnd !== undefined) void done.then(onTunnelEnd);
   }
 
   /** BodySink.onData of the current exchange's response. */
