@@ -65,7 +65,8 @@ function onStreamTrailers(this: TaggedStream, _headers: IncomingHttpHeaders, _fl
   if (ex !== undefined) ex.requestTrailers = trailersOf(raw);
 }
 function onStreamEnd(this: TaggedStream): void {
-  this[EXCHANGE]?.requestEnd();
+  // Node ends the readable side of a reset stream too; only a clean END_STREAM ends the body ('close' fails it).
+  if (this.rstCode === NGHTTP2_NO_ERROR) this[EXCHANGE]?.requestEnd();
 }
 function onStreamDrain(this: TaggedStream): void {
   this[EXCHANGE]?.response?.body.resume();
