@@ -208,6 +208,53 @@ describe('http1 Upgrade through the proxy', () => {
     client.socket.destroy();
   });
 
+  it("a real WebSocket client (Node's) completes its handshake through the proxy and exchanges messages", async () => {
+    // A minimal RFC 6455 server: the handshake, and an echo of short text frames (client frames are masked).
+    const upstream = await rawUpstream((socket, head, rest) => {
+      const key = /\r\nsec-websocket-key: ([^\r]+)\r\n/i.exec(head)?.[1] ?? '';
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      let buf = rest;
+      const frames = (d: Buffer): void => {
+        buf = Buffer.concat([buf, d]);
+        while (buf.length >= 6) {
+          const opcode = (buf[0] as number) & 0x0f;
+          const len = (buf[1] as number) & 0x7f; // short frames only: this test sends nothing longer
+          if (buf.length < 6 + len) return;
+          const mask = buf.subarray(2, 6);
+          const payload = Buffer.from(buf.subarray(6, 6 + len).map((b, i) => b ^ (mask[i % 4] as number)));
+          buf = buf.subarray(6 + len);
+          if (opcode === 0x8) {
+            socket.end(Buffer.from([0x88, 0]));
+            return;
+          }
+          socket.write(Buffer.concat([Buffer.from([0x81, payload.length]), payload]));
+        }
+      };
+      socket.on('data', frames);
+    });
+    const p = await proxy(upstream.port);
+    const ws = new WebSocket(`ws://127.0.0.1:${p.port}/chat`);
+    const messages: string[] = [];
+    const two = new Promise<void>((resolve, reject) => {
+      ws.onmessage = (e: MessageEvent) => {
+        messages.push(String(e.data));
+        if (messages.length === 2) resolve();
+      };
+      ws.onerror = () => reject(new Error('websocket error'));
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error('websocket handshake failed'));
+    });
+    ws.send('hello');
+    ws.send('again');
+    await two;
+    assert.deepEqual(messages, ['hello', 'again']);
+    assert.equal(p.calls[0]?.upgrade, 'websocket');
+    ws.close();
+  });
+
   it('carries half-closes both ways through the tunnel, and reports the tunnel closed cleanly', async () => {
     let upstreamSaw = '';
     const upstream = await rawUpstream((socket) => {
@@ -231,6 +278,24 @@ describe('http1 Upgrade through the proxy', () => {
     assert.equal(result.ending, 'closed');
     assert.equal(result.clientBytes, 'last words'.length);
     assert.equal(result.upstreamBytes, 'after your FIN I read last words'.length);
+  });
+
+  it('delivers a server that says its piece and closes in the same breath as the 101: bytes, then the FIN', async () => {
+    const upstream = await rawUpstream((socket) => {
+      socket.end(`${SWITCH}goodbye`);
+    });
+    const p = await proxy(upstream.port);
+    const ended = p.tunnelEnded();
+    const client = new Client(p.port);
+    await once(client.socket, 'connect');
+    client.socket.write(WS_REQUEST);
+    await client.until((c) => c.ended);
+    assert.equal(client.after('HTTP/1.1 101').toString(), 'goodbye');
+    // Half-closed, not reset: the client can still send, and ends the tunnel with its own FIN.
+    client.socket.end();
+    const result = await ended;
+    assert.equal(result.ending, 'closed');
+    assert.equal(result.upstreamBytes, 'goodbye'.length);
   });
 
   it('turns an upstream reset inside the tunnel into a reset of the client', async () => {
