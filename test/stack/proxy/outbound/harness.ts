@@ -77,8 +77,9 @@ export class Upstream {
     this.server.keepAliveTimeout = 60_000;
   }
 
-  async start(): Promise<this> {
-    this.server.listen(0, '127.0.0.1');
+  /** Listens on `port` (0: any free one; a given one: to bring a closed endpoint back). */
+  async start(port = 0): Promise<this> {
+    this.server.listen(port, '127.0.0.1');
     await once(this.server, 'listening');
     this.port = (this.server.address() as AddressInfo).port;
     return this;
@@ -205,8 +206,8 @@ export class Cleanups {
     this.#steps.push(step);
   }
 
-  async upstream(behaviour: Behaviour = ok()): Promise<Upstream> {
-    const u = await new Upstream(behaviour).start();
+  async upstream(behaviour: Behaviour = ok(), port = 0): Promise<Upstream> {
+    const u = await new Upstream(behaviour).start(port);
     this.add(() => u.close());
     return u;
   }
