@@ -26,6 +26,10 @@ export const envOverrides: readonly EnvOverride[] = [
   { variable: 'WEFT_ADMIN_ADDRESS', path: ['admin', 'address'], kind: 'string' },
   { variable: 'WEFT_ADMIN_PORT', path: ['admin', 'port'], kind: 'integer' },
   { variable: 'WEFT_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
+  { variable: 'WEFT_DETECT_TIMEOUT_MS', path: ['proxy', 'detect', 'timeoutMs'], kind: 'integer' },
+  { variable: 'WEFT_SERVER_FIRST_PORTS', path: ['proxy', 'detect', 'serverFirstPorts'], kind: 'integer-list' },
+  { variable: 'WEFT_ROUTE_TIMEOUT_MS', path: ['proxy', 'route', 'timeoutMs'], kind: 'integer' },
+  { variable: 'WEFT_RETRY_LIMIT', path: ['proxy', 'route', 'retry', 'limit'], kind: 'integer' },
 ];
 
 /**

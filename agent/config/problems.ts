@@ -21,8 +21,8 @@ export type SourceOf = (path: readonly PropertyKey[]) => string | undefined;
 export class ConfigError extends WeftError {
   readonly problems: readonly ConfigProblem[];
 
-  constructor(problems: readonly ConfigProblem[], heading = 'invalid configuration') {
-    super('WEFT_E_CONFIG_INVALID', formatProblems(heading, problems));
+  constructor(problems: readonly ConfigProblem[], heading = 'invalid configuration', options: { readonly cause?: unknown } = {}) {
+    super('WEFT_E_CONFIG_INVALID', formatProblems(heading, problems), options);
     this.name = 'ConfigError';
     this.problems = problems;
   }
@@ -51,7 +51,8 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unkno
     const key = `${path}\n${issue.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const got = issue.code === 'unrecognized_keys' ? undefined : renderValue(valueAt(input, issue.path));
+    // A bad key of a mapping (a route name) is shown as the key, not as the value under it.
+    const got = issue.code === 'unrecognized_keys' ? undefined : renderValue(issue.code === 'invalid_key' ? issue.path.at(-1) : valueAt(input, issue.path));
     const source = sourceOf(located);
     problems.push({ path, message: issue.message, ...(got === undefined ? {} : { got }), ...(source === undefined ? {} : { source }) });
   }
@@ -62,6 +63,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
+    // A key that is not a plain name (a route name such as default/web:http) is quoted in brackets.
+    else if (typeof part === 'string' && !/^[A-Za-z_$][\w$]*$/.test(part)) out += `[${JSON.stringify(part)}]`;
     else out += out === '' ? String(part) : `.${String(part)}`;
   }
   return out === '' ? '(top level)' : out;

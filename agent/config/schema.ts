@@ -6,20 +6,11 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { isAbsolute, posix } from 'node:path';
 import { z } from 'zod';
+import { proxySchema } from './proxy.ts';
+import { port, section, wholeNumber } from './rules.ts';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
-
-const portRule = 'must be a whole number from 1 to 65535';
-
-function port(): z.ZodInt {
-  return z.int({ error: portRule }).min(1, { error: portRule }).max(65535, { error: portRule });
-}
-
-function wholeNumber(min: number, max: number, unit: string): z.ZodInt {
-  const rule = `must be a whole number of ${unit} from ${min} to ${max}`;
-  return z.int({ error: rule }).min(min, { error: rule }).max(max, { error: rule });
-}
 
 const absolutePathRule = 'must be an absolute path (starting with "/")';
 
@@ -47,49 +38,6 @@ const pinDirPattern = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.
 const pinDirRule = 'must be a relative directory name under bpf.bpffs (letters, digits, ".", "_", "-", "/" between names; no "..")';
 
 const podsRootRule = 'must be "auto" (find kubepods.slice or kubepods under the cgroup2 mount) or an absolute path';
-
-/**
- * A strict object whose unknown keys are reported with the keys allowed there (and the nearest
- * one), since a typo such as `admin.prot` would otherwise be silently ignored.
- */
-function section<Shape extends z.ZodRawShape>(shape: Shape): z.ZodObject<Shape, z.core.$strict> {
-  const allowed = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) => {
-      if (issue.code === 'unrecognized_keys') return unknownKeyMessage(issue.keys, allowed);
-      return `must be a mapping of settings (allowed keys: ${allowed.join(', ')})`;
-    },
-  });
-}
-
-function unknownKeyMessage(keys: readonly string[], allowed: readonly string[]): string {
-  const hints = keys.map((key) => nearest(key, allowed)).filter((hint): hint is string => hint !== undefined);
-  const hint = hints.length === 0 ? '' : `; did you mean ${hints.map((h) => `"${h}"`).join(', ')}?`;
-  return `unknown setting (allowed here: ${allowed.join(', ')})${hint}`;
-}
-
-/** The allowed key within edit distance 2 of `key`, if any. */
-function nearest(key: string, allowed: readonly string[]): string | undefined {
-  let best: { key: string; distance: number } | undefined;
-  for (const candidate of allowed) {
-    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { key: candidate, distance };
-  }
-  return best?.key;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i += 1) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j += 1) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
 
 // Cross-field rules run even when another field already failed (`when`), so one run lists every
 // problem. Their inputs may then be of the wrong type, hence the guards.
@@ -139,8 +87,7 @@ const captureSchema = section({
     .refine((ports) => new Set(ports).size === ports.length, { error: 'must not list a port twice' })
     .prefault([]),
   captureV6: z.boolean({ error: 'must be true or false' }).prefault(true),
-  detectTimeoutMs: wholeNumber(100, 300_000, 'milliseconds').prefault(1000),
-}).refine((capture) => !(isPort(capture.outboundPort) && capture.outboundPort === capture.inboundPort), {
+}, { detectTimeoutMs: 'proxy.detect.timeoutMs' }).refine((capture) => !(isPort(capture.outboundPort) && capture.outboundPort === capture.inboundPort), {
   ...always,
   path: ['inboundPort'],
   error: 'must differ from capture.outboundPort: both listen in every meshed pod',
@@ -183,6 +130,7 @@ export const configSchema = section({
   discovery: optionalFile.prefault({}),
   admin: adminSchema.prefault({}),
   log: logSchema.prefault({}),
+  proxy: proxySchema.prefault({}),
 })
   // The admin server and the capture listeners share the host netns when the agent falls back to
   // host-netns listeners, so a shared port would fail to bind only on those hosts.

@@ -22,8 +22,7 @@ import { startCapture } from './capture-port.ts';
 import { serviceRouter } from './service-router.ts';
 import type { TableSource } from './service-router.ts';
 import { DiscoveryFileSource } from '../discovery/file-source.ts';
-import { detectParams } from '../proxy/detect/params.ts';
-import { httpRouteParams } from '../proxy/outbound-http.ts';
+import { detectParamsFromConfig, routeParamsFromConfig } from '../proxy/route-config.ts';
 
 export interface StartOptions {
   /** Log warnings and errors only (the demo prints its own story). */
@@ -86,8 +85,8 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
     running = new RunningAgent(ports, {
       outboundPort: config.capture.outboundPort,
       captureV6: config.capture.captureV6,
-      detect: { ...detectParams, timeoutMs: config.capture.detectTimeoutMs },
-      routes: httpRouteParams,
+      detect: detectParamsFromConfig(config.proxy),
+      routes: routeParamsFromConfig(config.proxy),
     }, log);
     const agent = running;
     admin = createAdminServer({

@@ -9,6 +9,14 @@ import { loadConfig, parseConfig } from '../../../agent/config/load.ts';
 import { ConfigError } from '../../../agent/config/problems.ts';
 import { bpfPinPath, configSchema } from '../../../agent/config/schema.ts';
 import type { WeftConfig } from '../../../agent/config/schema.ts';
+import { balanceParams } from '../../../agent/balance/balance-layer.ts';
+import { detectParams } from '../../../agent/proxy/detect/params.ts';
+import { http1ServerParams } from '../../../agent/proxy/http1/server-connection.ts';
+import { admissionParams } from '../../../agent/resilience/admission.ts';
+import { deadlineParams } from '../../../agent/resilience/deadline.ts';
+import { failureAccrualParams } from '../../../agent/resilience/failure-accrual.ts';
+import { ratioBudgetParams } from '../../../agent/resilience/retry-budget.ts';
+import { retryPolicyParams } from '../../../agent/resilience/retry-policy.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-config-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,15 +40,51 @@ function configError(fn: () => unknown): ConfigError {
   assert.fail('expected a ConfigError, nothing was thrown');
 }
 
+// The proxy section's defaults, read from the params objects of the code it configures: a default
+// changed there must show up here, and a number restated in the schema would not.
+const successRate = failureAccrualParams.successRate;
+assert.ok(successRate !== undefined && deadlineParams.routeTimeoutMs !== undefined && retryPolicyParams.perTryTimeoutMs === undefined);
+assert.equal(ratioBudgetParams.kind, 'ratio');
+const proxyDefaults: WeftConfig['proxy'] = {
+  detect: { timeoutMs: detectParams.timeoutMs, serverFirstPorts: [...detectParams.serverFirstPorts] },
+  http1: { headerTimeoutMs: http1ServerParams.headerTimeoutMs, idleTimeoutMs: http1ServerParams.idleTimeoutMs },
+  route: {
+    timeoutMs: deadlineParams.routeTimeoutMs,
+    retry: {
+      limit: retryPolicyParams.maxRetries,
+      perTryTimeoutMs: 0,
+      on: '5xx',
+      grpcCodes: '',
+      methods: retryPolicyParams.conditions.methods,
+      maxBodyBytes: retryPolicyParams.maxBodyBytes,
+      budget: { kind: 'ratio', ratio: ratioBudgetParams.ratio, minPerSecond: ratioBudgetParams.minRetriesPerSec, ttlMs: ratioBudgetParams.ttlMs },
+    },
+    balancer: {
+      algorithm: balanceParams.algorithm,
+      defaultRttMs: balanceParams.peakEwma.defaultRttMs,
+      decayMs: balanceParams.peakEwma.decayMs,
+      panicThresholdPercent: balanceParams.panic.panicThresholdPercent,
+    },
+    failureAccrual: {
+      consecutiveFailures: failureAccrualParams.consecutiveFailures,
+      backoff: { minMs: failureAccrualParams.backoff.minMs, maxMs: failureAccrualParams.backoff.maxMs },
+      successRate: { ...successRate },
+    },
+    loadShed: { maxInFlight: admissionParams.routeMaxInFlight, sourceMaxShare: admissionParams.sourceMaxShare },
+  },
+  routes: {},
+};
+
 const defaults: WeftConfig = {
   node: { name: hostname().toLowerCase() },
   cgroup: { podsRoot: 'auto' },
   bpf: { bpffs: '/sys/fs/bpf', pinDir: 'weft', heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1000 },
-  capture: { outboundPort: 4140, inboundPort: 4143, excludedPorts: [], captureV6: true, detectTimeoutMs: 1000 },
+  capture: { outboundPort: 4140, inboundPort: 4143, excludedPorts: [], captureV6: true },
   inventory: {},
   discovery: {},
   admin: { address: '127.0.0.1', port: 4191, allowRemote: false },
   log: { level: 'info' },
+  proxy: proxyDefaults,
 };
 
 describe('config defaults (zero-config)', () => {
@@ -110,17 +154,26 @@ describe('config environment overrides', () => {
       WEFT_ADMIN_ADDRESS: '::1',
       WEFT_ADMIN_PORT: '5191',
       WEFT_LOG_LEVEL: 'debug',
+      WEFT_DETECT_TIMEOUT_MS: '2500',
+      WEFT_SERVER_FIRST_PORTS: '25,3306',
+      WEFT_ROUTE_TIMEOUT_MS: '3000',
+      WEFT_RETRY_LIMIT: '2',
     };
     assert.deepEqual(Object.keys(env).sort(), envOverrides.map((entry) => entry.variable).sort(), 'test covers every variable');
     assert.deepEqual(loadConfig({ env }), {
       node: { name: 'node-a' },
       cgroup: { podsRoot: '/sys/fs/cgroup/unified/kubepods' },
       bpf: { ...defaults.bpf, bpffs: '/run/bpf', pinDir: 'weft-a' },
-      capture: { outboundPort: 5140, inboundPort: 5143, excludedPorts: [22, 25, 3306], captureV6: false, detectTimeoutMs: 1000 },
+      capture: { outboundPort: 5140, inboundPort: 5143, excludedPorts: [22, 25, 3306], captureV6: false },
       inventory: { file: '/etc/weft/pods.json' },
       discovery: { file: '/etc/weft/services.json' },
       admin: { address: '::1', port: 5191, allowRemote: false },
       log: { level: 'debug' },
+      proxy: {
+        ...proxyDefaults,
+        detect: { timeoutMs: 2500, serverFirstPorts: [25, 3306] },
+        route: { ...proxyDefaults.route, timeoutMs: 3000, retry: { ...proxyDefaults.route.retry, limit: 2 } },
+      },
     });
   });
 
@@ -307,8 +360,18 @@ describe('config errors: every problem, its path, what is allowed', () => {
     const error = configError(() => parseConfig({ admin: 4191, capture: [] }));
     assert.deepEqual(
       error.problems.map((p) => `${p.path}: ${p.message} (${p.got ?? ''})`),
-      ['capture: must be a mapping of settings (allowed keys: outboundPort, inboundPort, excludedPorts, captureV6, detectTimeoutMs) (a list)', 'admin: must be a mapping of settings (allowed keys: address, port, allowRemote) (4191)'],
+      ['capture: must be a mapping of settings (allowed keys: outboundPort, inboundPort, excludedPorts, captureV6) (a list)', 'admin: must be a mapping of settings (allowed keys: address, port, allowRemote) (4191)'],
     );
+  });
+
+  it('capture.detectTimeoutMs, moved to proxy.detect.timeoutMs, is refused with where it went, at its line', () => {
+    const path = file('moved.yaml', 'capture:\n  detectTimeoutMs: 500\n');
+    const error = configError(() => loadConfig({ path, env: {} }));
+    assert.equal(error.problems.length, 1, error.message);
+    assert.equal(error.problems[0]?.path, 'capture.detectTimeoutMs');
+    assert.match(error.problems[0]?.message ?? '', /moved to proxy\.detect\.timeoutMs/);
+    assert.match(error.problems[0]?.source ?? '', /moved\.yaml:2:\d+$/);
+    assert.equal(loadConfig({ path: file('new.yaml', 'proxy:\n  detect:\n    timeoutMs: 500\n'), env: {} }).proxy.detect.timeoutMs, 500);
   });
 
   it('a file that is not a mapping at the top level is reported at the top level', () => {
@@ -341,11 +404,12 @@ describe('config errors: every problem, its path, what is allowed', () => {
       node: { name: 5 },
       cgroup: { podsRoot: false },
       bpf: { bpffs: 1, pinDir: 2, heartbeatIntervalMs: 'x', heartbeatTimeoutMs: -1 },
-      capture: { outboundPort: 'x', inboundPort: null, excludedPorts: 'x', captureV6: 1, detectTimeoutMs: 1 },
+      capture: { outboundPort: 'x', inboundPort: null, excludedPorts: 'x', captureV6: 1 },
       inventory: { file: 3 },
       discovery: { file: '' },
       admin: { address: 1, port: -1, allowRemote: 'no' },
       log: { level: 1 },
+      proxy: { detect: { timeoutMs: 1 } },
     };
     const error = configError(() => parseConfig(bad));
     // inboundPort: null is "not set" (YAML's empty value), so it is the one field not reported.
@@ -380,13 +444,9 @@ describe('config README', () => {
   const readme = readFileSync(new URL('../../../agent/config/README.md', import.meta.url), 'utf8');
 
   it('documents every setting and every environment variable', () => {
-    const paths: string[] = [];
-    for (const [section, schema] of Object.entries(configSchema.shape)) {
-      // Each section is a strict object wrapped in prefault (and, for some, a refinement).
-      const shape = (schema.unwrap() as unknown as { shape: Record<string, unknown> }).shape;
-      for (const key of Object.keys(shape)) paths.push(`${section}.${key}`);
-    }
-    assert.ok(paths.length >= 17, paths.join(', '));
+    const paths = settingPaths(configSchema);
+    assert.ok(paths.length >= 45, paths.join(', '));
+    assert.ok(paths.includes('proxy.route.retry.budget.min') && paths.includes('proxy.routes'), paths.join(', '));
     for (const path of paths) assert.ok(readme.includes(`| \`${path}\` |`), `README lacks ${path}`);
     for (const { variable } of envOverrides) assert.ok(readme.includes(`\`${variable}\``), `README lacks ${variable}`);
   });
@@ -396,5 +456,33 @@ describe('config README', () => {
     assert.ok(example !== undefined);
     const config = loadConfig({ path: file('example.yaml', example), env: {} });
     assert.deepEqual(config.capture.excludedPorts, [22]);
+    assert.deepEqual(Object.keys(config.proxy.routes), ['payments/ledger:grpc', 'default/legacy:http', '10.0.0.1:80']);
+    assert.equal(config.proxy.routes['payments/ledger:grpc']?.retry?.limit, 3);
   });
 });
+
+/**
+ * Every setting's dotted path: the leaves of the schema's nested mappings, looked up through the
+ * defaults, optionals and pipes around them and across the kinds of a union (a retry budget).
+ * A mapping of free keys (proxy.routes) is one setting.
+ */
+function settingPaths(schema: unknown, at = ''): string[] {
+  const def = (schema as { _zod: { def: { type: string; innerType?: unknown; in?: unknown; out?: unknown; shape?: Record<string, unknown>; options?: unknown[] } } })._zod.def;
+  switch (def.type) {
+    case 'prefault':
+    case 'default':
+    case 'optional':
+      return settingPaths(def.innerType, at);
+    case 'pipe':
+      // A preprocess step in front of a leaf, or a transform after an object.
+      return (def.out as { _zod: { def: { type: string } } })._zod.def.type === 'transform' ? settingPaths(def.in, at) : settingPaths(def.out, at);
+    case 'object': {
+      const paths = Object.entries(def.shape ?? {}).flatMap(([key, inner]) => settingPaths(inner, at === '' ? key : `${at}.${key}`));
+      return paths;
+    }
+    case 'union':
+      return [...new Set((def.options ?? []).flatMap((option) => settingPaths(option, at)))];
+    default:
+      return [at];
+  }
+}
