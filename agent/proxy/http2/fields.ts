@@ -30,6 +30,7 @@ function isForwarded(name: string, value: string): boolean {
 
 /** The parts of an HTTP/2 request head the model needs, or a reason to refuse it. */
 export interface Http2RequestHead {
+  readonly status?: undefined;
   readonly method: string;
   readonly scheme: string;
   readonly authority: string;
@@ -39,7 +40,24 @@ export interface Http2RequestHead {
   readonly length: number | undefined;
 }
 
-export function requestHeadOf(raw: readonly string[], defaultScheme: string): Http2RequestHead | string {
+/** Why a request head is answered by the transport itself. */
+export interface Http2Refusal {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/**
+ * The request head, or a refusal. `maxHeaderListSize` is checked here too (RFC 9113 §6.5.2 size:
+ * name + value + 32 per field) because nghttp2 enforces our SETTINGS only once the client has
+ * acknowledged them: a client that never sends the ACK would otherwise pass any size upstream.
+ */
+export function requestHeadOf(raw: readonly string[], defaultScheme: string, maxHeaderListSize: number): Http2RequestHead | Http2Refusal {
+  let listSize = 0;
+  for (let i = 0; i < raw.length; i++) listSize += (raw[i] as string).length + 16;
+  if (listSize > maxHeaderListSize) {
+    return { status: 431, code: 'WEFT_E_HTTP2_HEADERS_TOO_LARGE', message: `the header list is larger than ${maxHeaderListSize} bytes` };
+  }
   let method = '';
   let scheme = defaultScheme;
   let authority: string | undefined;
@@ -73,11 +91,11 @@ export function requestHeadOf(raw: readonly string[], defaultScheme: string): Ht
         if (isForwarded(name, value)) headers.addTrusted(name, value);
     }
   }
-  if (method === 'CONNECT') return 'CONNECT (and extended CONNECT) is not relayed over HTTP/2';
-  if (method === '' || path === '') return 'the request lacks :method or :path';
+  if (method === 'CONNECT') return { status: 501, code: 'WEFT_E_HTTP2_TUNNEL_UNSUPPORTED', message: 'CONNECT (and extended CONNECT) is not relayed over HTTP/2' };
+  if (method === '' || path === '') return { status: 400, code: 'WEFT_E_HTTP2_BAD_REQUEST', message: 'the request lacks :method or :path' };
   // RFC 9113 §8.3.1: :authority, else Host; a request with neither cannot be routed.
   const target = authority ?? host;
-  if (target === undefined || target === '') return 'the request has neither :authority nor host';
+  if (target === undefined || target === '') return { status: 400, code: 'WEFT_E_HTTP2_BAD_REQUEST', message: 'the request has neither :authority nor host' };
   if (length !== undefined && !(Number.isSafeInteger(length) && length >= 0)) length = undefined;
   return { method, scheme, authority: target, path, headers, length };
 }

@@ -13,7 +13,7 @@ import { HttpBody, type BodySink, type BodySource } from '../http/body.ts';
 import { HttpHeaders } from '../http/headers.ts';
 import { HttpRequest, HttpResponse, statusHasNoBody, type RequestOrigin } from '../http/message.ts';
 import { errorResponse } from '../http1/server-connection.ts';
-import { requestHeadOf, responseFields, trailerObject, trailersOf } from './fields.ts';
+import { requestHeadOf, responseFields, trailerObject, trailersOf, type Http2Refusal } from './fields.ts';
 import { http2ServerParams, validateHttp2ServerParams, type Http2ServerParams } from './params.ts';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = constants;
@@ -242,6 +242,7 @@ export class Http2ServerConnection {
   readonly #onServiceError: ((error: unknown) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #preface = true;
+  #prefaceSteps = 0;
   #open = 0;
   #resets = 0;
   #resetWindowStart = 0;
@@ -266,7 +267,8 @@ export class Http2ServerConnection {
     const session = performServerHandshake(socket, options);
     this.session = session;
     session.on('stream', this.#onStream);
-    session.once('remoteSettings', this.#onRemoteSettings);
+    session.once('remoteSettings', this.#onPrefaceStep);
+    session.once('localSettings', this.#onPrefaceStep);
     session.on('error', this.#onSessionError);
     session.on('close', this.#onSessionClose);
     // A connection that sends no preface and SETTINGS in time is closed: a silent socket costs
@@ -297,17 +299,18 @@ export class Http2ServerConnection {
   readonly #onStream = (stream: ServerHttp2Stream, _headers: IncomingHttpHeaders, flags: number, raw: string[]): void => {
     this.streams++;
     this.#open++;
-    if (this.#open === 1) this.#disarm();
+    // Streams may start before the preface is done; the preface timer keeps running until it is.
+    if (this.#open === 1 && !this.#preface) this.#disarm();
     const tagged = stream as TaggedStream;
     stream.on('close', onStreamClose);
     stream.on('error', onStreamError);
-    const head = requestHeadOf(raw, this.#scheme);
-    const method = typeof head === 'string' ? 'GET' : head.method;
+    const head = requestHeadOf(raw, this.#scheme, this.#params.maxHeaderListSize);
+    const method = head.status !== undefined ? 'GET' : head.method;
     const ex = new ServerExchange(this, tagged, method);
     tagged[EXCHANGE] = ex;
     stream.on('drain', onStreamDrain);
     stream.on('wantTrailers', onWantTrailers);
-    if (typeof head === 'string') {
+    if (head.status !== undefined) {
       ex.requestDone = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
       ex.bodyAbandoned = true;
       stream.on('data', onStreamData);
@@ -354,16 +357,25 @@ export class Http2ServerConnection {
       if (++this.#resets > this.#params.maxClientResetsPerWindow) {
         this.closeReason = 'WEFT_E_HTTP2_RAPID_RESET';
         // GOAWAY with ENHANCE_YOUR_CALM, then the socket goes: no new stream is read from this client.
-        this.session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM);
+        // (Node sends the code only when destroy() is given an error too.)
+        this.session.destroy(
+          new WeftError('WEFT_E_HTTP2_RAPID_RESET', `http2: the client reset more than ${this.#params.maxClientResetsPerWindow} streams in ${this.#params.clientResetWindowMs} ms; session closed`),
+          NGHTTP2_ENHANCE_YOUR_CALM,
+        );
         return;
       }
     }
     if (this.#open === 0 && !this.#closed && !this.#preface) this.#arm(this.#params.idleTimeoutMs);
   }
 
-  readonly #onRemoteSettings = (): void => {
+  // The preface is done when the client's SETTINGS arrived and it acknowledged ours: nghttp2 applies
+  // our limits (header list size, window) only from that ACK, so a client that never sends it is
+  // cut off at prefaceTimeoutMs rather than served without them.
+  readonly #onPrefaceStep = (): void => {
+    if (++this.#prefaceSteps < 2) return;
     this.#preface = false;
     if (this.#open === 0) this.#arm(this.#params.idleTimeoutMs);
+    else this.#disarm();
   };
 
   readonly #onSessionError = (): void => {
@@ -401,13 +413,11 @@ export class Http2ServerConnection {
 }
 
 /** A request the transport cannot hand on, answered without the service. */
-function refusal(reason: string): HttpResponse {
-  const connect = reason.startsWith('CONNECT');
+function refusal(r: Http2Refusal): HttpResponse {
   const headers = new HttpHeaders();
-  headers.addTrusted('l5d-proxy-error', connect ? 'WEFT_E_HTTP2_TUNNEL_UNSUPPORTED' : 'WEFT_E_HTTP2_BAD_REQUEST');
+  headers.addTrusted('l5d-proxy-error', r.code);
   headers.addTrusted('content-type', 'text/plain; charset=utf-8');
-  const res = new HttpResponse(connect ? 501 : 400, headers, HttpBody.from(`${reason}\n`));
-  return res;
+  return new HttpResponse(r.status, headers, HttpBody.from(`${r.message}\n`));
 }
 
 /** Serves `socket` (already connected, h2c with prior knowledge) until its session closes. */
