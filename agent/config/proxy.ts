@@ -10,7 +10,7 @@
 // only what it sets and everything else comes from `proxy.route`. Rules between settings (a per-try
 // timeout shorter than the route timeout, ejection backoff min ≤ max, budget fields of the budget's
 // kind) are checked on each route as merged, and reported at the setting that breaks them.
-import { isIP } from 'node:net';
+import { isIP, SocketAddress } from 'node:net';
 import { z } from 'zod';
 import { balanceParams } from '../balance/balance-layer.ts';
 import { detectParams } from '../proxy/detect/params.ts';
@@ -203,10 +203,10 @@ export function routeNameProblem(name: string): string | undefined {
   if (v4 !== undefined) return isIP(v4) === 4 ? undefined : `${routeNameRule}; ${v4} is not an IPv4 address`;
   const v6 = address[2] ?? '';
   if (isIP(v6) !== 6) return `${routeNameRule}; ${v6} is not an IPv6 address`;
-  // Routes are named by the address as Node prints it (lowercase, shortest form); another spelling
+  // Routes are named by the address as Node prints it (inet_ntop: lowercase, shortest form); another spelling
   // of the same address would never match.
-  const canonical = new URL(`http://[${v6}]/`).hostname;
-  return canonical === `[${v6}]` ? undefined : `must be written as ${canonical}:${portNumber}, the form the proxy names this route by`;
+  const canonical = new SocketAddress({ address: v6, family: 'ipv6' }).address;
+  return canonical === v6 ? undefined : `must be written as [${canonical}]:${portNumber}, the form the proxy names this route by`;
 }
 
 function isPortNumber(value: number): boolean {
