@@ -8,7 +8,7 @@ import type { EndpointAddress } from '../balance/endpoint-set.ts';
 import { endpointKey } from '../balance/endpoint-set.ts';
 import { WeftError } from '../errors.ts';
 import type { DeadlineParams } from '../resilience/deadline.ts';
-import { downstreamDeadline } from '../resilience/deadline.ts';
+import { downstreamDeadline, formatGrpcTimeout, GRPC_TIMEOUT } from '../resilience/deadline.ts';
 import type { CallContext, Service } from '../stack/service.ts';
 import type { Clock } from '../time/clock.ts';
 import type { HttpRequest, HttpResponse, RequestOrigin } from './http/message.ts';
@@ -69,7 +69,17 @@ export class EndpointClient implements Service<HttpRequest, HttpResponse> {
     if (down.kind === 'expired') {
       return Promise.reject(new WeftError('WEFT_E_RESILIENCE_DEADLINE_EXCEEDED', 'deadline exceeded before the request could be sent to the endpoint', { flags: { interrupted: true } }));
     }
-    if (down.kind === 'headers') for (const [name, value] of down.headers) req.headers.set(name, value);
+    if (down.kind === 'headers') {
+      let wroteGrpcTimeout = false;
+      for (const [name, value] of down.headers) {
+        req.headers.set(name, value);
+        if (name === GRPC_TIMEOUT) wroteGrpcTimeout = true;
+      }
+      // A grpc-timeout the caller sent bounded the deadline, but weft writes grpc-timeout only on
+      // gRPC requests (not on HTTP/1.1 or grpc-web): passed on as it came, this relative timeout
+      // would grant the next hop the caller's whole budget again, on every retry. It says what is left.
+      if (!wroteGrpcTimeout && req.headers.has(GRPC_TIMEOUT)) req.headers.set(GRPC_TIMEOUT, formatGrpcTimeout(down.remainingMs));
+    }
     const pool = req.protocol === 'HTTP/2' ? deps.http2 : deps.http1;
     return pool.request(this.#target(origin), req, cx);
   }
