@@ -16,7 +16,7 @@ import { errorResponse } from '../http1/server-connection.ts';
 import { requestHeadOf, responseFields, trailerObject, trailersOf, type Http2Refusal } from './fields.ts';
 import { http2ServerParams, validateHttp2ServerParams, type Http2ServerParams } from './params.ts';
 
-const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = constants;
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = constants;
 
 export interface Http2ServerDeps {
   /** Bytes protocol detection already read from the socket (the preface's start); replayed first. */
@@ -206,8 +206,11 @@ class ServerExchange implements BodySource, BodySink {
 
   reset(): void {
     this.resetByUs = true;
-    this.controller.abort(new WeftError('WEFT_E_HTTP2_RESPONSE_BROKEN', 'http2: the response could not be completed'));
-    if (!this.stream.destroyed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    const error = new WeftError('WEFT_E_HTTP2_RESPONSE_BROKEN', 'http2: the response could not be completed');
+    this.controller.abort(error);
+    // destroy(), not close(): close() first ends our side with an empty END_STREAM DATA frame, and
+    // the client would take the cut response as whole before the RST_STREAM(INTERNAL_ERROR) arrives.
+    if (!this.stream.destroyed) this.stream.destroy(error);
   }
 
   #ended(): void {

@@ -259,3 +259,87 @@ describe('http2 proxy: serveHttp2 → Http2Pool → upstream', () => {
     }
   });
 });
+
+describe('http2 proxy: cancellation and upstream failures', () => {
+  let up: Awaited<ReturnType<typeof upstream>>;
+  let pool: Http2Pool<number>;
+  let listener: Awaited<ReturnType<typeof listenHttp2>>;
+  before(async () => {
+    up = await upstream();
+    pool = poolTo();
+    listener = await listenHttp2({ call: (req, callCx) => pool.request(up.port, req, callCx) });
+  });
+  after(async () => {
+    pool.destroy();
+    await listener.close();
+    up.kill();
+  });
+
+  it("a client's RST_STREAM cancels the upstream stream (RST_STREAM CANCEL) through the proxy", async () => {
+    const seen = Promise.withResolvers<number>();
+    const started = Promise.withResolvers<void>();
+    up.set((stream) => {
+      stream.on('close', () => seen.resolve(stream.rstCode));
+      started.resolve();
+    });
+    const session = h2session(listener.port);
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/slow' });
+      stream.on('error', () => {});
+      stream.write('part of a body');
+      await started.promise;
+      stream.close(constants.NGHTTP2_CANCEL);
+      assert.equal(await seen.promise, constants.NGHTTP2_CANCEL);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('a client that drops its connection cancels every upstream stream it had open', async () => {
+    const closed: number[] = [];
+    const allClosed = Promise.withResolvers<void>();
+    let started = 0;
+    const allStarted = Promise.withResolvers<void>();
+    up.set((stream) => {
+      stream.respond({ ':status': 200 });
+      stream.write('x');
+      if (++started === 5) allStarted.resolve();
+      stream.on('close', () => {
+        closed.push(stream.rstCode);
+        if (closed.length === 5) allClosed.resolve();
+      });
+    });
+    const session = h2session(listener.port);
+    for (let i = 0; i < 5; i++) session.request({ ':path': `/${i}` }).on('error', () => {});
+    await allStarted.promise;
+    session.destroy();
+    await allClosed.promise;
+    assert.deepEqual(closed, Array(5).fill(constants.NGHTTP2_CANCEL));
+  });
+
+  it('an upstream that refuses the stream is answered 502 with l5d-proxy-error', async () => {
+    up.set((stream) => stream.close(constants.NGHTTP2_REFUSED_STREAM));
+    const session = h2session(listener.port);
+    try {
+      const res = await h2request(session, { ':path': '/' });
+      assert.equal(res.status, 502);
+      assert.equal(res.headers['l5d-proxy-error'], 'WEFT_E_HTTP2_REFUSED_STREAM');
+    } finally {
+      session.close();
+    }
+  });
+
+  it('an upstream reset inside the response body reaches the client as a reset, not a short answer', async () => {
+    up.set((stream) => {
+      stream.respond({ ':status': 200 });
+      // destroy() resets without the END_STREAM that close() sends first.
+      stream.write('half', () => setTimeout(() => stream.destroy(new Error('upstream broke')), 20));
+    });
+    const session = h2session(listener.port);
+    try {
+      await assert.rejects(h2request(session, { ':path': '/' }));
+    } finally {
+      session.close();
+    }
+  });
+});
