@@ -277,8 +277,9 @@ export function routeProblems(route: RouteConfig, at: readonly PropertyKey[], ov
   const { perTryTimeoutMs } = route.retry;
   // A try that times out is retried only while the route's deadline allows; at or past it, the
   // per-try timeout could only ever coincide with the deadline, so the setting would do nothing.
-  if (perTryTimeoutMs > 0 && timeoutMs > 0 && perTryTimeoutMs >= timeoutMs) {
-    const onPerTry = set(['retry', 'perTryTimeoutMs']) || !set(['timeoutMs']);
+  // A route that sets neither side inherits the problem, which is reported at proxy.route once.
+  if (perTryTimeoutMs > 0 && timeoutMs > 0 && perTryTimeoutMs >= timeoutMs && (set(['retry', 'perTryTimeoutMs']) || set(['timeoutMs']))) {
+    const onPerTry = set(['retry', 'perTryTimeoutMs']);
     problems.push(
       onPerTry
         ? { path: [...at, 'retry', 'perTryTimeoutMs'], message: `must be less than the route's timeoutMs (${timeoutMs}${where(['timeoutMs'])}): a try that times out at the deadline can never be retried; 0 turns the per-try timeout off` }
@@ -286,7 +287,7 @@ export function routeProblems(route: RouteConfig, at: readonly PropertyKey[], ov
     );
   }
   const { minMs, maxMs } = route.failureAccrual.backoff;
-  if (minMs > maxMs) {
+  if (minMs > maxMs && (set(['failureAccrual', 'backoff', 'minMs']) || set(['failureAccrual', 'backoff', 'maxMs']))) {
     const onMin = set(['failureAccrual', 'backoff', 'minMs']);
     problems.push(
       onMin

@@ -171,6 +171,11 @@ describe('proxy: rules between settings, checked on each route as merged', () =>
     assert.match(timeout[0]?.message ?? '', /more than the route's retry\.perTryTimeoutMs \(3000, from proxy\.route\)/);
   });
 
+  it('a problem a route only inherits is reported once, at proxy.route', () => {
+    const input = { proxy: { route: { retry: { perTryTimeoutMs: 10_000 }, failureAccrual: { backoff: { minMs: 70_000 } } }, routes: { 'a/b:http': { retry: { limit: 2 } }, 'a/c:http': {} } } };
+    assert.deepEqual(problems(input).map((p) => p.path), ['proxy.route.retry.perTryTimeoutMs', 'proxy.route.failureAccrual.backoff.minMs']);
+  });
+
   it('a per-try timeout is fine under the route timeout, or with no route timeout', () => {
     assert.equal(proxy({ route: { timeoutMs: 2000, retry: { perTryTimeoutMs: 1999 } } }).route.retry.perTryTimeoutMs, 1999);
     assert.equal(proxy({ route: { timeoutMs: 0, retry: { perTryTimeoutMs: 60_000 } } }).route.retry.perTryTimeoutMs, 60_000);
