@@ -21,7 +21,7 @@ import { breakerLayer } from '../resilience/breaker-layer.ts';
 import type { DeadlineParams, IncomingDeadlines } from '../resilience/deadline.ts';
 import { deadlineParams, GRPC_TIMEOUT, L5D_CTX_DEADLINE, WEFT_DEADLINE } from '../resilience/deadline.ts';
 import { deadlineLayer } from '../resilience/deadline-layer.ts';
-import type { FailureAccrualParams } from '../resilience/failure-accrual.ts';
+import type { AccrualOutcome, FailureAccrualParams } from '../resilience/failure-accrual.ts';
 import { classifyForBreaker, failureAccrualParams } from '../resilience/failure-accrual.ts';
 import { parseRetryAfter } from '../resilience/retry-after.ts';
 import type { RetryLayerParams, RetryService } from '../resilience/retry-layer.ts';
@@ -145,6 +145,7 @@ export class HttpRoute implements Service<HttpRequest, HttpResponse> {
     const clientDeps: EndpointClientDeps = { clock, wallClock, deadline: params.deadline, ...deps.pools };
 
     // Endpoint stack, one per address the balancer holds.
+    const classify = (res: HttpResponse): AccrualOutcome => classifyForBreaker(res.status, grpcStatusOf(res));
     const newEndpoint = (endpoint: EndpointAddress): BreakerService<HttpRequest, HttpResponse> => {
       const key = endpointKey(endpoint);
       // Failure accrual wraps the endpoint client directly, so it judges the endpoint by what the
@@ -153,7 +154,7 @@ export class HttpRoute implements Service<HttpRequest, HttpResponse> {
       const breaker = breakerLayer<HttpRequest, HttpResponse>(params.accrual, {
         clock,
         random,
-        classify: (res) => classifyForBreaker(res.status, grpcStatusOf(res)),
+        classify,
         retryAfterMs: (res) => retryAfterOf(res, wallClock()),
         onTransition: (t) => metrics.breaker(authority, key, t.to, t.reason),
       }).wrap(new EndpointClient(endpoint, clientDeps));
@@ -201,7 +202,11 @@ export class HttpRoute implements Service<HttpRequest, HttpResponse> {
     const admitted = shed.wrap(top);
     this.#admission = admitted;
     this.#service = metricsLayer.wrap(admitted);
-    this.roles = [metricsLayer.role, shed.role, deadline.role, retry.role, balance.role, `failure-accrual (${params.accrual.consecutiveFailures} in a row)`, 'endpoint (HTTP/1.1 pool | HTTP/2 session, from the source pod)'];
+    // The breaker layer's own role (it is built per endpoint, above, for the endpoint's key): a
+    // hand-written one showed "7 in a row" only, hiding the success-rate trigger, and "0 in a row"
+    // for accrual turned off.
+    const accrualRole = breakerLayer<HttpRequest, HttpResponse>(params.accrual, { clock, random, classify }).role;
+    this.roles = [metricsLayer.role, shed.role, deadline.role, retry.role, balance.role, accrualRole, 'endpoint (HTTP/1.1 pool | HTTP/2 session, from the source pod)'];
   }
 
   /** Discovery's endpoints for this route; a new answer (a different array) resets the balancer. */

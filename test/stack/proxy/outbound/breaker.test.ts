@@ -142,4 +142,12 @@ describe('outbound route: failure accrual', () => {
     assert.equal(res.headers['l5d-proxy-error'], 'WEFT_E_BALANCE_ALL_EJECTED');
     assert.equal(a.seen.length + b.seen.length, before);
   });
+
+  it('/status describes failure accrual as configured: both triggers by default, "off" when both are off', async () => {
+    const u = await cleanups.upstream();
+    const byDefault = await cleanups.proxy([u]);
+    assert.ok(byDefault.route.status().stack.includes('failure-accrual (7 in a row, success < 0.8 over 10 s)'), byDefault.route.status().stack.join(' → '));
+    const off = await cleanups.proxy([u], routeParams({ accrual: { consecutiveFailures: 0, successRate: undefined } }));
+    assert.ok(off.route.status().stack.includes('failure-accrual (off)'), off.route.status().stack.join(' → '));
+  });
 });
