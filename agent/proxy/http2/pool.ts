@@ -19,7 +19,7 @@ import { HttpBody, type BodySink, type BodySource } from '../http/body.ts';
 import type { HttpHeaders } from '../http/headers.ts';
 import { HttpResponse, statusHasNoBody, type HttpRequest } from '../http/message.ts';
 import { requestFields, responseHeadersOf, trailerObject, trailersOf } from './fields.ts';
-import { http2PoolParams, validateHttp2PoolParams, type Http2PoolParams } from './params.ts';
+import { validateHttp2PoolParams, type Http2PoolParams } from './params.ts';
 
 export { http2PoolParams, type Http2PoolParams } from './params.ts';
 
@@ -337,7 +337,7 @@ export class Http2Pool<T> {
   /** Sessions opened so far, for tests and /status. */
   connects = 0;
 
-  constructor(params: Http2PoolParams = http2PoolParams, deps: Http2PoolDeps<T>) {
+  constructor(params: Http2PoolParams, deps: Http2PoolDeps<T>) {
     validateHttp2PoolParams(params);
     this.#params = params;
     this.#connector = deps.connector;

@@ -129,8 +129,8 @@ class ServerExchange implements BodySource, BodySink {
 
   cancel(): void {
     if (this.requestDone) return;
-    // HTTP/2 cannot skip a body without resetting the stream; the rest is read and dropped, flow
-    // control keeps it to a window at a time, and a finished response resets the stream (below).
+    // HTTP/2 cannot skip a body without resetting the stream, and a reset could overtake the
+    // response still queued; the rest is read and dropped, a window at a time.
     this.bodyAbandoned = true;
     this.stream.resume();
   }
@@ -223,13 +223,16 @@ class ServerExchange implements BodySource, BodySink {
 
   closed(): void {
     const clientReset = !this.responseEnded && !this.resetByUs;
-    if (clientReset) {
+    if (clientReset || !this.requestDone) {
       const reason = new WeftError('WEFT_E_HTTP2_CLIENT_RESET', 'http2: the client reset the stream or closed the session', {
         flags: { interrupted: true },
       });
+      // A request body cut short must not look whole to whoever still reads it.
       if (!this.requestDone) this.body.fail(reason);
-      this.controller.abort(reason);
-      this.response?.body.cancel(reason);
+      if (clientReset) {
+        this.controller.abort(reason);
+        this.response?.body.cancel(reason);
+      }
     }
     this.conn.streamClosed(clientReset && this.stream.rstCode !== NGHTTP2_NO_ERROR);
   }
