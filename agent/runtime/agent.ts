@@ -11,6 +11,7 @@ import { logFunction } from '../telemetry/log.ts';
 import { OutboundHandler, outboundParams } from '../proxy/outbound.ts';
 import type { OutboundRouter } from '../proxy/outbound.ts';
 import type { DetectParams } from '../proxy/detect/params.ts';
+import type { Http1ServerParams } from '../proxy/http1/server-connection.ts';
 import type { HttpRouteParams, RouteParamsFor } from '../proxy/outbound-http.ts';
 import { HttpProxy } from './http-proxy.ts';
 import { PodCapture, podCaptureParams } from './pod-capture.ts';
@@ -60,6 +61,7 @@ export interface AgentSettings {
   readonly captureV6: boolean;
   readonly detect: DetectParams;
   readonly routes: HttpRouteParams | RouteParamsFor;
+  readonly http1: Http1ServerParams;
 }
 
 export class RunningAgent {
@@ -84,7 +86,7 @@ export class RunningAgent {
     this.#settings = settings;
     this.#log = log;
     this.metrics = new AgentMetrics({ captureCounters: () => this.#captureSamples() });
-    this.#http = new HttpProxy(settings.routes, settings.detect, { metrics: this.metrics.http, log: logFunction(log.child({ area: 'proxy' })) });
+    this.#http = new HttpProxy(settings.routes, settings.detect, settings.http1, { metrics: this.metrics.http, log: logFunction(log.child({ area: 'proxy' })) });
     const podLog = logFunction(log.child({ area: 'capture' }));
     this.#capture = new PodCapture(podCaptureParams, {
       locate: (pod) => ports.locate(pod),

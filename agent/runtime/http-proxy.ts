@@ -5,10 +5,13 @@ import { systemRandom } from '../balance/random.ts';
 import { describeError } from '../errors.ts';
 import type { DetectParams } from '../proxy/detect/params.ts';
 import { connectTarget, targetKey } from '../proxy/endpoint-client.ts';
-import type { EndpointTarget, HttpClientPool } from '../proxy/endpoint-client.ts';
+import type { EndpointTarget } from '../proxy/endpoint-client.ts';
 import type { HttpRequest, HttpResponse, RequestOrigin } from '../proxy/http/message.ts';
 import { Http1Pool, http1PoolParams } from '../proxy/http1/pool.ts';
-import { http1ServerParams, serveHttp1 } from '../proxy/http1/server-connection.ts';
+import { serveHttp1, type Http1ServerParams } from '../proxy/http1/server-connection.ts';
+import { Http2Pool, http2PoolParams } from '../proxy/http2/pool.ts';
+import { http2ServerParams } from '../proxy/http2/params.ts';
+import { serveHttp2 } from '../proxy/http2/server-connection.ts';
 import type { OutboundHttp } from '../proxy/outbound.ts';
 import type { HttpRouteParams, RouteParamsFor, RouteStatus } from '../proxy/outbound-http.ts';
 import { OutboundHttpRoutes } from '../proxy/outbound-http.ts';
@@ -25,17 +28,18 @@ export interface HttpProxyDeps {
 
 export class HttpProxy {
   readonly #detect: DetectParams;
+  readonly #http1Server: Http1ServerParams;
   readonly #deps: HttpProxyDeps;
   readonly #http1: Http1Pool<EndpointTarget>;
-  readonly #http2: HttpClientPool;
+  readonly #http2: Http2Pool<EndpointTarget>;
   readonly #routes: OutboundHttpRoutes;
 
-  constructor(routeParams: HttpRouteParams | RouteParamsFor, detect: DetectParams, deps: HttpProxyDeps) {
+  constructor(routeParams: HttpRouteParams | RouteParamsFor, detect: DetectParams, http1Server: Http1ServerParams, deps: HttpProxyDeps) {
     this.#detect = detect;
+    this.#http1Server = http1Server;
     this.#deps = deps;
     this.#http1 = new Http1Pool<EndpointTarget>(http1PoolParams, { connector: connectTarget, keyOf: targetKey });
-    // Until the HTTP/2 transport is wired, h2c connections are opaque (see forPod) and never reach here.
-    this.#http2 = this.#http1;
+    this.#http2 = new Http2Pool<EndpointTarget>(http2PoolParams, { connector: connectTarget, keyOf: targetKey });
     this.#routes = new OutboundHttpRoutes(routeParams, {
       clock: systemClock,
       random: systemRandom,
@@ -53,7 +57,7 @@ export class HttpProxy {
       counters: { count: (outcome) => metrics.detected(outcome.startsWith('opaque') ? 'opaque' : outcome, outcome) },
       clock: systemClock,
       origin,
-      http2: false,
+      http2: true,
       route: (name, endpoints, authority) => this.#routes.route(name, endpoints, authority),
       serve: (protocol, socket, prefix, service) => this.#serve(protocol, socket, prefix, service),
     };
@@ -66,12 +70,17 @@ export class HttpProxy {
   async close(): Promise<void> {
     await this.#routes.close();
     this.#http1.destroy();
+    this.#http2.destroy();
   }
 
   #serve(protocol: 'http1' | 'http2', socket: Socket, prefix: Buffer, service: Service<HttpRequest, HttpResponse>): void {
     const onServiceError = (error: unknown): void => this.#deps.log('debug', 'request failed', { error: describeError(error) });
+    if (protocol === 'http2') {
+      serveHttp2(socket, service, http2ServerParams, { prefix, onServiceError });
+      return;
+    }
     if (prefix.length > 0) socket.unshift(prefix);
     socket.resume();
-    if (protocol === 'http1') serveHttp1(socket, service, http1ServerParams, { onServiceError });
+    serveHttp1(socket, service, this.#http1Server, { onServiceError });
   }
 }

@@ -22,7 +22,7 @@ import { startCapture } from './capture-port.ts';
 import { serviceRouter } from './service-router.ts';
 import type { TableSource } from './service-router.ts';
 import { DiscoveryFileSource } from '../discovery/file-source.ts';
-import { detectParamsFromConfig, routeParamsFromConfig } from '../proxy/route-config.ts';
+import { detectParamsFromConfig, http1ServerParamsFromConfig, routeParamsFromConfig } from '../proxy/route-config.ts';
 
 export interface StartOptions {
   /** Log warnings and errors only (the demo prints its own story). */
@@ -87,6 +87,7 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       captureV6: config.capture.captureV6,
       detect: detectParamsFromConfig(config.proxy),
       routes: routeParamsFromConfig(config.proxy),
+      http1: http1ServerParamsFromConfig(config.proxy),
     }, log);
     const agent = running;
     admin = createAdminServer({
