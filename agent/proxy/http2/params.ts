@@ -28,8 +28,10 @@ export interface Http2ServerParams {
   /**
    * Rapid reset (CVE-2023-44487): streams the client resets before their response is complete,
    * counted per window. Above the bound the session gets GOAWAY(ENHANCE_YOUR_CALM) and is closed.
-   * nghttp2's bucket above refills 33/s, enough to keep an attacker busy a long time; this is the
-   * tighter, windowed bound (a legitimate client cancelling hundreds of calls a second is rare).
+   * Node already refuses streams past maxConcurrentStreams while their closes are pending and closes
+   * the session after maxSessionRejectedStreams (a flood in one write ends there), and nghttp2's
+   * bucket above refills 33/s; this bound catches the flood paced under the concurrency limit (a
+   * legitimate client cancelling 50 calls a second for ten seconds is rare).
    */
   readonly maxClientResetsPerWindow: number;
   readonly clientResetWindowMs: number;

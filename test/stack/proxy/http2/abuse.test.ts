@@ -97,6 +97,30 @@ describe('http2 server under abuse', () => {
     }
   });
 
+  it('with the default params, a rapid reset flood costs the client its session, in one write or paced', async () => {
+    const defaults = await listenHttp2(new SlowService());
+    try {
+      // In one write, nghttp2 sees all streams before Node runs their close handlers: past
+      // maxConcurrentStreams they are refused, and maxSessionRejectedStreams closes the session
+      // (GOAWAY INTERNAL_ERROR) before weft's counter runs. Either way the session is gone.
+      const burst = await rawClient(defaults.port);
+      burst.socket.write(Buffer.concat([HELLO, rapidResets(1000)]));
+      await burst.frames.until(() => burst.frames.closed, 10_000, 'close');
+      assert.ok(burst.frames.goaway(), 'a GOAWAY was sent');
+      // Paced under the concurrency limit, it is weft's windowed counter that closes it.
+      const paced = await rawClient(defaults.port);
+      paced.socket.write(HELLO);
+      for (let i = 0; i < 40 && !paced.frames.closed; i++) {
+        paced.socket.write(rapidResets(25, 1 + i * 50));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await paced.frames.until(() => paced.frames.closed, 10_000, 'close');
+      assert.equal(paced.frames.goaway()?.payload.readUInt32BE(4), ErrorCode.ENHANCE_YOUR_CALM);
+    } finally {
+      await defaults.close();
+    }
+  });
+
   it('a PING flood closes the session (nghttp2 flood detection)', async () => {
     const { socket, frames } = await rawClient(listener.port);
     const pings = Buffer.concat(Array.from({ length: 50_000 }, () => ping()));
