@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { constants, createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, createServer as createNetServer, type Socket } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { isWeftError, type WeftError } from '../../../../agent/errors.ts';
 import { HttpBody, readBody } from '../../../../agent/proxy/http/body.ts';
@@ -158,6 +158,32 @@ describe('Http2Pool', () => {
     const error = await rejection(pool.request(port, get(), cx()));
     assert.equal(error.code, 'WEFT_E_HTTP2_CONNECT');
     assert.equal(error.flags.retryable, true);
+  });
+
+  it('a server that accepts TCP but never sends SETTINGS fails the connect after connectTimeoutMs, retryable; a caller can leave sooner', async () => {
+    const accepted = new Set<Socket>();
+    const silent = createNetServer((socket) => {
+      accepted.add(socket);
+      socket.on('error', () => {});
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const address = silent.address();
+    assert.ok(address !== null && typeof address !== 'string');
+    pool = poolTo({ ...http2PoolParams, connectTimeoutMs: 200 });
+    try {
+      const error = await rejection(pool.request(address.port, get(), cx()));
+      assert.equal(error.code, 'WEFT_E_HTTP2_CONNECT');
+      assert.equal(error.flags.retryable, true);
+      const controller = new AbortController();
+      const pending = rejection(pool.request(address.port, get(), cx(controller.signal)));
+      controller.abort();
+      const left = await pending;
+      assert.equal(left.flags.interrupted, true);
+    } finally {
+      silent.close();
+      for (const socket of accepted) socket.destroy();
+    }
   });
 
   it('REFUSED_STREAM is retryable; another reset is not', async () => {
