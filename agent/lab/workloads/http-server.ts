@@ -115,6 +115,7 @@ async function handle(protocol: HttpProtocol, req: Request, res: Response): Prom
   let reset = false;
   let ended = false;
   let finished = false;
+  let endCalled = false;
   let closed = false;
   const write = (chunk: Buffer): void => {
     responseBytes += chunk.length;
@@ -131,12 +132,20 @@ async function handle(protocol: HttpProtocol, req: Request, res: Response): Prom
       bodyBytes,
       sha256: hash.digest('hex'),
       bodyComplete,
-      aborted: !reset && !finished,
+      aborted: !reset && !completed(),
       reset,
       responseBytes,
       responseSha256: sent.digest('hex'),
       durationMs: Math.round(performance.now() - started),
     });
+  };
+  // node:http emits 'finish' only once the response was handed over whole; node:http2's compat
+  // response emits it whenever the stream closes, so there a reset code or a missing end() says
+  // the client left first.
+  const completed = (): boolean => {
+    if (protocol === 'http/1.1') return finished;
+    const rst = (req as http2.Http2ServerRequest).stream.rstCode;
+    return endCalled && (rst === undefined || rst === http2.constants.NGHTTP2_NO_ERROR);
   };
   const gone = (): boolean => closed || ended;
   res.on('finish', () => {
@@ -203,6 +212,7 @@ async function handle(protocol: HttpProtocol, req: Request, res: Response): Prom
       res.writeHead(400, { 'content-type': 'text/plain' });
       text = error instanceof Error ? error.message : String(error);
     }
+    endCalled = true;
     res.end(text);
     return;
   }
@@ -248,6 +258,7 @@ async function handle(protocol: HttpProtocol, req: Request, res: Response): Prom
       write(Buffer.alloc(size, FILL));
       if (resetParam === 'body' && i + 1 >= Math.ceil(chunks / 2)) return abort('body');
     }
+    endCalled = true;
     res.end();
     return;
   }
@@ -262,6 +273,13 @@ async function handle(protocol: HttpProtocol, req: Request, res: Response): Prom
     );
     type = 'application/json';
   }
+  if (status === 204 || status === 304 || req.method === 'HEAD') {
+    // No body allowed (node:http2 would fail the write).
+    endCalled = true;
+    res.writeHead(status, responseHeaders);
+    res.end();
+    return;
+  }
   res.writeHead(status, { ...responseHeaders, 'content-type': type, 'content-length': String(payload.length) });
   if (resetParam === 'body') {
     write(payload.subarray(0, Math.floor(payload.length / 2)));
@@ -272,6 +290,7 @@ async function handle(protocol: HttpProtocol, req: Request, res: Response): Prom
   }
   responseBytes += payload.length;
   sent.update(payload);
+  endCalled = true;
   res.end(payload);
 }
 
