@@ -82,4 +82,49 @@ describe('Http1Pool', () => {
     assert.equal(p.idleCount(`127.0.0.1:${port}`), 0);
     p.destroy();
   });
+
+  it('a 2xx to CONNECT hands the socket over as the tunnel, bytes after the head first; a refused CONNECT leaves the connection pooled', async () => {
+    const heads: string[] = [];
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', (d: Buffer) => {
+        const head = d.toString('latin1');
+        heads.push(head);
+        if (head.startsWith('CONNECT denied:1 ')) socket.write('HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n');
+        else if (head.startsWith('CONNECT ')) socket.write('HTTP/1.1 200 Connection Established\r\ncontent-length: 99\r\n\r\nserver-first');
+        else socket.write(`tunnel got ${head}`);
+      });
+    });
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const p = pool();
+    const refused = await p.request(port, new HttpRequest('CONNECT', 'http', 'denied:1', ''), cx());
+    assert.equal(refused.status, 407);
+    assert.equal(refused.tunnel, undefined);
+    await readBody(refused.body);
+    assert.equal(p.idleCount(`127.0.0.1:${port}`), 1);
+
+    const req = new HttpRequest('CONNECT', 'http', 'db:5432', '');
+    req.upgrade = 'CONNECT';
+    const res = await p.request(port, req, cx());
+    assert.equal(res.status, 200);
+    assert.equal(heads[1], 'CONNECT db:5432 HTTP/1.1\r\nhost: db:5432\r\n\r\n');
+    // The reused connection became the tunnel: it left the pool; the 200's content-length meant nothing.
+    assert.equal(p.size, 0);
+    assert.equal(p.connects, 1);
+    const tunnel = res.tunnel;
+    assert.ok(tunnel !== undefined);
+    assert.equal(await readBody(res.body).then((b) => b.length), 0);
+    const got: Buffer[] = [];
+    // The tunnel is handed over paused, so nothing is lost before its owner reads it.
+    tunnel.on('data', (d: Buffer) => got.push(d));
+    tunnel.resume();
+    tunnel.write('ping');
+    for (let i = 0; i < 1000 && Buffer.concat(got).toString() !== 'server-firsttunnel got ping'; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(Buffer.concat(got).toString(), 'server-firsttunnel got ping');
+    tunnel.destroy();
+    p.destroy();
+  });
 });
