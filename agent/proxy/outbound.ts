@@ -173,7 +173,11 @@ export class OutboundHandler {
     const http = this.#deps.http;
     if (http !== undefined) {
       const detected = await detectProtocol(client, dst.port, http.detect, http.clock, http.counters);
-      const kind = detected.protocol.kind;
+      const protocol = detected.protocol;
+      // A line that began as an HTTP/1 request (a method and a space) but breaks RFC 9112 goes to
+      // the HTTP/1 layer too, which refuses it with 400 and the reason: passing it through opaque
+      // would hand the server exactly the ambiguous framing request smuggling is made of.
+      const kind = protocol.kind === 'opaque' && protocol.reason === 'http1-refused' ? 'http1' : protocol.kind;
       if (kind === 'http1' || (kind === 'http2' && http.http2)) {
         const route = decision.kind === 'service'
           ? http.route(decision.name, decision.endpoints, decision.name)
@@ -181,7 +185,7 @@ export class OutboundHandler {
         await this.#serveHttp(http, kind, client, detected.prefix, route, clientName, destination, routeName, started);
         return;
       }
-      if (kind === 'client-closed' && detected.protocol.how === 'reset') {
+      if (protocol.kind === 'client-closed' && protocol.how === 'reset') {
         client.destroy();
         return;
       }
