@@ -112,7 +112,8 @@ describe('lab HTTP and gRPC workloads', { skip: labSkip('lab workloads e2e') }, 
         assert.equal(a?.localPort, b?.localPort);
         const fresh = await send(`/fresh-${protocol}`, { newConnection: true });
         assert.notEqual(fresh.localPort, a?.localPort);
-        const seen = web.requests.filter((r) => r.path.startsWith(`/reuse-${protocol}`) || r.path === `/fresh-${protocol}`);
+        // The server's lines may trail the client's answers: wait for all three.
+        const seen = await web.waitForRequests(3, (r) => r.path.startsWith(`/reuse-${protocol}`) || r.path === `/fresh-${protocol}`);
         assert.equal(new Set(seen.map((r) => r.connection)).size, 2);
       });
     });
@@ -140,7 +141,7 @@ describe('lab HTTP and gRPC workloads', { skip: labSkip('lab workloads e2e') }, 
       const seen = await web.waitForRequests(100, (r) => r.path === path);
       assert.equal(seen.length, 100);
       const spanMs = (seen.at(-1)?.at ?? 0) - (seen[0]?.at ?? 0);
-      assert.ok(spanMs >= 1800 && spanMs <= 2300, `the server saw them over ${spanMs} ms`);
+      assert.ok(spanMs >= 1700 && spanMs <= 2600, `the server saw them over ${spanMs} ms`);
     }
   });
 
