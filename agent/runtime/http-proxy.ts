@@ -76,11 +76,7 @@ export class HttpProxy {
   #serve(protocol: 'http1' | 'http2', socket: Socket, prefix: Buffer, service: Service<HttpRequest, HttpResponse>): void {
     const onServiceError = (error: unknown): void => this.#deps.log('debug', 'request failed', { error: describeError(error) });
     if (protocol === 'http2') {
-      const conn = serveHttp2(socket, service, http2ServerParams, { prefix, onServiceError });
-      // Capture sockets are half-open capable, and node:http2 does not watch for the client's FIN:
-      // a client that finished sending (curl exiting, a channel shut down) gets its streams in
-      // progress finished, then the session closes, instead of the socket lingering half-open.
-      socket.once('end', () => conn.close());
+      serveHttp2(socket, service, http2ServerParams, { prefix, onServiceError });
       return;
     }
     if (prefix.length > 0) socket.unshift(prefix);

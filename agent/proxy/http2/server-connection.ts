@@ -277,6 +277,10 @@ export class Http2ServerConnection {
     session.once('localSettings', this.#onPrefaceStep);
     session.on('error', this.#onSessionError);
     session.on('close', this.#onSessionClose);
+    // node:http2 does not watch for the client's FIN, and weft's sockets are half-open capable: a
+    // client that finished sending (curl exiting, a channel shut down) gets the streams in progress
+    // finished, then the session closes, instead of the socket lingering half-open.
+    socket.once('end', this.#onClientEnd);
     // A connection that sends no preface and SETTINGS in time is closed: a silent socket costs
     // nothing to open and a session to keep (the HTTP/1.1 header timeout's counterpart).
     this.#arm(params.prefaceTimeoutMs);
@@ -382,6 +386,10 @@ export class Http2ServerConnection {
     this.#preface = false;
     if (this.#open === 0) this.#arm(this.#params.idleTimeoutMs);
     else this.#disarm();
+  };
+
+  readonly #onClientEnd = (): void => {
+    this.close();
   };
 
   readonly #onSessionError = (): void => {
