@@ -120,7 +120,7 @@ describe('outbound route: balancing', () => {
     // A request picked just before the removal may still land; nothing picked after it does.
     const late = [...a.seen, ...b.seen].filter((s) => s.at > removed + 100);
     assert.deepEqual(late, [], 'removed endpoints get no traffic');
-    assert.ok(c.seen.filter((s) => s.at > removed).length > 50, 'the remaining endpoint took the rest');
+    assert.ok(c.seen.filter((s) => s.at > removed).length >= 10, 'the remaining endpoint took the rest');
     assert.deepEqual(p.route.status().balancer.endpoints.map((e) => e.key), [`127.0.0.1:${c.port}`]);
   });
 });

@@ -9,12 +9,26 @@ import { AUTHORITY, Cleanups, closedPort, ok, routeParams, send, sleep, waitFor,
 const cleanups = new Cleanups();
 afterEach(() => cleanups.close());
 
-/** Round robin makes every request's first attempt land on the failing endpoint; short fixed ejections keep the test quick. */
+/** Fixed ejection time of `accrualParams`: short, to keep the tests quick, yet long enough to send requests within it on a busy machine. */
+const EJECT_MS = 1000;
+
+/** Round robin makes every request's first attempt land on the failing endpoint; ejections last EJECT_MS. */
 function accrualParams(accrual: Parameters<typeof routeParams>[0]['accrual'] = {}, panicThresholdPercent = 50) {
   return routeParams({
     balance: { algorithm: 'round-robin', panic: { panicThresholdPercent, maxEffort: 5 } },
-    accrual: { backoff: { minMs: 300, maxMs: 300, jitter: 0 }, ...accrual },
+    accrual: { backoff: { minMs: EJECT_MS, maxMs: EJECT_MS, jitter: 0 }, ...accrual },
   });
+}
+
+/**
+ * Sequential requests made while an ejection that began no earlier than `since` surely lasts
+ * (until `since` + 80 % of EJECT_MS), at most `max` of them; their statuses.
+ */
+async function whileEjected(since: number, max: number, request: () => Promise<number>): Promise<number[]> {
+  const statuses: number[] = [];
+  while (statuses.length < max && performance.now() < since + 0.8 * EJECT_MS) statuses.push(await request());
+  assert.ok(statuses.length >= 3, `only ${statuses.length} requests fit in the ejection: machine too busy`);
+  return statuses;
 }
 
 /** Sequential GETs until `u` has seen `n` requests (round robin's random start may skip it once). */
@@ -50,13 +64,14 @@ describe('outbound route: failure accrual', () => {
     assert.deepEqual(p.metrics.events.filter((e) => e.startsWith('breaker')), [`breaker ${AUTHORITY} ${key} open consecutive-failures`]);
     assert.equal(p.route.status().breakers.find((b) => b.endpoint === key)?.state, 'open');
 
-    const ejectedAt = performance.now();
-    assert.deepEqual(await sequential(p.port, 20), Array<number>(20).fill(200));
-    assert.ok(performance.now() - ejectedAt < 300, 'still within the ejection');
+    // The breaker opened on the 7th answer, after the upstream saw the 7th request.
+    const trippedNoEarlierThan = bad.seen[6]?.at ?? 0;
+    const during = await whileEjected(trippedNoEarlierThan, 20, async () => (await send(p.port)).status);
+    assert.ok(during.every((s) => s === 200));
     assert.equal(bad.seen.length, 7, 'no traffic while ejected');
 
     bad.behaviour = ok();
-    await sleep(350);
+    await sleep(trippedNoEarlierThan + EJECT_MS + 100 - performance.now());
     assert.deepEqual(await sequential(p.port, 20), Array<number>(20).fill(200));
     assert.ok(p.metrics.events.includes(`breaker ${AUTHORITY} ${key} half-open backoff-elapsed`));
     assert.ok(p.metrics.events.includes(`breaker ${AUTHORITY} ${key} closed probe-succeeded`));
@@ -70,17 +85,20 @@ describe('outbound route: failure accrual', () => {
     const key = `127.0.0.1:${dead.port}`;
     // A refused connect is retried at once on the other endpoint, even for a POST.
     const opened = `breaker ${AUTHORITY} ${key} open consecutive-failures`;
+    let lastSentAt = 0;
     for (let i = 0; !p.metrics.events.includes(opened); i++) {
       assert.ok(i < 16, `not ejected after ${i} requests`);
+      lastSentAt = performance.now();
       assert.equal((await send(p.port, { method: 'POST', body: 'x' })).status, 200);
     }
 
     const connects = p.pool.connects;
-    for (let i = 0; i < 20; i++) assert.equal((await send(p.port, { method: 'POST', body: 'x' })).status, 200);
+    const during = await whileEjected(lastSentAt, 20, async () => (await send(p.port, { method: 'POST', body: 'x' })).status);
+    assert.ok(during.every((s) => s === 200));
     assert.equal(p.pool.connects, connects, 'no connection attempt to the ejected endpoint (the live one is reused)');
 
     const revived = await cleanups.upstream(ok(), dead.port);
-    await sleep(350);
+    await sleep(lastSentAt + EJECT_MS + 100 - performance.now());
     for (let i = 0; i < 10; i++) assert.equal((await send(p.port, { method: 'POST', body: 'x' })).status, 200);
     assert.ok(p.metrics.events.includes(`breaker ${AUTHORITY} ${key} closed probe-succeeded`), p.metrics.events.join('\n'));
     assert.ok(revived.seen.length >= 3, `the revived endpoint got ${revived.seen.length} of 10`);
@@ -105,12 +123,19 @@ describe('outbound route: failure accrual', () => {
     const p = await cleanups.proxy([busy, good], accrualParams({ backoff: { minMs: 100, maxMs: 100, jitter: 0 } }));
     const key = `127.0.0.1:${busy.port}`;
     await untilSeen(p.port, busy, 7);
-    const trippedAt = performance.now();
+    // The breaker opened between the upstream's 7th request and its answer reaching the client.
+    const trippedAfter = busy.seen[6]?.at ?? 0;
+    const trippedBefore = performance.now();
     assert.ok(p.metrics.events.includes(`breaker ${AUTHORITY} ${key} open consecutive-failures`));
-    // Well past the 100 ms backoff, inside the 1 s the server asked for: no probe.
-    while (performance.now() - trippedAt < 600) await send(p.port);
+    // Past the 100 ms backoff, inside the 1 s the server asked for: no probe.
+    let last = 0;
+    while (performance.now() < trippedAfter + 800) {
+      last = performance.now();
+      await send(p.port);
+    }
+    assert.ok(last > trippedBefore + 150, 'requests went out after the backoff had passed');
     assert.equal(busy.seen.length, 7, 'no traffic while Retry-After holds');
-    await sleep(1200 - (performance.now() - trippedAt));
+    await sleep(trippedBefore + 1200 - performance.now());
     await sequential(p.port, 10);
     assert.equal(busy.seen.length, 8, 'one probe after the Retry-After');
     assert.ok(p.metrics.events.includes(`breaker ${AUTHORITY} ${key} open probe-failed`));
