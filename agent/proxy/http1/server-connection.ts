@@ -486,14 +486,18 @@ export class Http1ServerConnection {
   // down its sending side after a last request); then the connection closes.
   readonly #onEnd = (): void => {
     this.#peerEnded = true;
-    if (this.#params.abortOnClientClose && (this.#current !== undefined || this.#pending !== undefined)) {
+    const ex = this.#current;
+    // Behind a whole CONNECT or upgrade request, a FIN ends the tunnel's early data (a client may
+    // send its bytes and shut down its side at once): it is a half-close to carry through the
+    // tunnel, not a client gone away.
+    const tunnelFin = ex !== undefined && ex.upgrade !== undefined && ex.requestDone;
+    if (this.#params.abortOnClientClose && !tunnelFin && (ex !== undefined || this.#pending !== undefined)) {
       this.socket.destroy(); // 'close' aborts the request in progress
       return;
     }
     // Pipelined requests not parsed yet are still answered; the close comes after the last of them.
     if (this.#pending !== undefined) return;
     const step = this.#reader.close();
-    const ex = this.#current;
     if (step === 'error' && ex !== undefined && !ex.requestDone) {
       // The request body was cut short: the upstream must not take it as whole.
       ex.body.fail(new Error('client closed inside the request body'));

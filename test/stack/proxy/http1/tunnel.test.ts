@@ -415,6 +415,15 @@ describe('http1 CONNECT through the proxy', () => {
     assert.equal((await ended).ending, 'closed');
   });
 
+  it('carries a FIN sent right behind the CONNECT and its early data through the tunnel, rather than taking it for a client gone away', async () => {
+    const { proxy: p, echoPort } = await connectChain();
+    const client = new Client(p.port);
+    await once(client.socket, 'connect');
+    client.socket.end(`CONNECT 127.0.0.1:${echoPort} HTTP/1.1\r\nHost: 127.0.0.1:${echoPort}\r\n\r\nonly this`);
+    await client.until((c) => c.ended);
+    assert.match(client.text, /^HTTP\/1\.1 200 OK\r\n\r\necho:only this$/);
+  });
+
   it('relays a refused CONNECT (403 from the upstream) and closes: the bytes after it are never read as a request', async () => {
     const { proxy: p } = await connectChain();
     const client = new Client(p.port);
