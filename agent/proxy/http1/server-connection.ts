@@ -44,6 +44,7 @@ export interface Http1ServerParams {
    * A client that shuts down its sending side while a request is outstanding has gone away (it
    * cannot be told apart from a half-close on the socket): abort the request, as nginx and haproxy's
    * abortonclose do, so an upstream is not held for nobody. false: answer what it sent, then close.
+   * Not behind a whole CONNECT or upgrade request: there the FIN is carried into the tunnel.
    */
   readonly abortOnClientClose: boolean;
   readonly http1: Http1Params;
