@@ -3,9 +3,9 @@
 // client that lives in another pod and makes calls of the four kinds when asked.
 import type { LabPod } from './pod.ts';
 import { StdioWorkload } from './stdio-workload.ts';
-import type { GrpcCallKind, GrpcCallReport, GrpcClientEvent, GrpcEchoRequest, GrpcServerEvent } from './workloads/protocol.ts';
+import type { GrpcCallKind, GrpcCallReport, GrpcClientEvent, GrpcEchoRequest, GrpcServerEvent, GrpcServerMode } from './workloads/protocol.ts';
 
-export type { GrpcCallKind, GrpcCallReport, GrpcEchoReply, GrpcEchoRequest, GrpcMethod } from './workloads/protocol.ts';
+export type { GrpcCallKind, GrpcCallReport, GrpcEchoReply, GrpcEchoRequest, GrpcMethod, GrpcServerMode } from './workloads/protocol.ts';
 export { GRPC_ECHO_SERVICE } from './workloads/protocol.ts';
 
 type CallLine = Extract<GrpcServerEvent, { event: 'call' }>;
@@ -24,6 +24,7 @@ export interface GrpcServerOptions {
 export class GrpcServer {
   readonly #workload: StdioWorkload<GrpcServerEvent>;
   readonly port: number;
+  #nextCommand = 1;
 
   static async start(pod: LabPod, options: GrpcServerOptions = {}): Promise<GrpcServer> {
     const workload = await StdioWorkload.start<GrpcServerEvent>({
@@ -78,6 +79,13 @@ export class GrpcServer {
       timeoutMs,
       'the end of a matching call',
     );
+  }
+
+  /** Every later call ends with `mode.code` (when set) and waits `mode.delayMs` more; `{}` is back to normal. */
+  async setMode(mode: GrpcServerMode, timeoutMs = 5000): Promise<void> {
+    const id = this.#nextCommand++;
+    this.#workload.send({ op: 'mode', id, mode });
+    await this.#workload.until(() => this.#workload.events.find((e) => e.event === 'mode' && e.id === id), timeoutMs, 'the ack of a mode');
   }
 
   stop(): Promise<void> {

@@ -3,12 +3,14 @@
 // answers once with every message joined; Bidi echoes each message. A request's `status`/`details`
 // fields, or the metadata `x-status`/`x-details`, end the call with that status instead of OK;
 // `delayMs` (or metadata `x-delay-ms`) waits first. Every call is reported as JSON lines on stdout
-// (`call` when it arrives, `call-end` when it ends; see protocol.ts).
+// (`call` when it arrives, `call-end` when it ends; see protocol.ts). A stdin line
+// `{"op":"mode","id":1,"mode":{"code":14}}` makes every later call end with that status.
 //   node grpc-server.ts [--port N] [--host ADDR]
 import * as grpc from '@grpc/grpc-js';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { GRPC_ECHO_SERVICE, type GrpcEchoReply, type GrpcEchoRequest, type GrpcMethod, type GrpcServerEvent } from './protocol.ts';
+import { GRPC_ECHO_SERVICE, type GrpcEchoReply, type GrpcEchoRequest, type GrpcMethod, type GrpcServerCommand, type GrpcServerEvent, type GrpcServerMode } from './protocol.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,6 +50,7 @@ const service = {
 type AnyCall = grpc.ServerUnaryCall<GrpcEchoRequest, GrpcEchoReply> | grpc.ServerReadableStream<GrpcEchoRequest, GrpcEchoReply> | grpc.ServerWritableStream<GrpcEchoRequest, GrpcEchoReply> | grpc.ServerDuplexStream<GrpcEchoRequest, GrpcEchoReply>;
 
 let nextCall = 1;
+let mode: GrpcServerMode = {};
 const OK: number = grpc.status.OK;
 
 /** One call's bookkeeping: reports `call` now and `call-end` once, when `end` is called. */
@@ -85,12 +88,13 @@ class Tracked {
 
   /** The status this call should end with: from the request, else the metadata, else OK. */
   status(request: GrpcEchoRequest | undefined): { code: number; details: string } {
+    if (mode.code !== undefined) return { code: mode.code, details: mode.details ?? '' };
     const code = request?.status ?? Number(this.metadata['x-status'] ?? OK);
     return { code: Number.isInteger(code) ? code : OK, details: request?.details ?? this.metadata['x-details'] ?? '' };
   }
 
   delayMs(request: GrpcEchoRequest | undefined): number {
-    return request?.delayMs ?? (Number(this.metadata['x-delay-ms'] ?? 0) || 0);
+    return (mode.delayMs ?? 0) + (request?.delayMs ?? (Number(this.metadata['x-delay-ms'] ?? 0) || 0));
   }
 
   end(code: number, details: string): void {
@@ -196,5 +200,29 @@ server.bindAsync(`${values.host}:${values.port}`, grpc.ServerCredentials.createI
     process.exit(1);
   }
   report({ event: 'listening', address: values.host, port });
+});
+function parseMode(value: unknown): GrpcServerMode {
+  if (typeof value !== 'object' || value === null) throw new Error('mode must be an object');
+  const { code, details, delayMs } = value as Record<string, unknown>;
+  if (code !== undefined && (typeof code !== 'number' || !Number.isInteger(code) || code < 0 || code > 16)) throw new Error('code must be a gRPC status, 0…16');
+  if (details !== undefined && typeof details !== 'string') throw new Error('details must be a string');
+  if (delayMs !== undefined && (typeof delayMs !== 'number' || delayMs < 0)) throw new Error('delayMs must be a number ≥ 0');
+  return {
+    ...(typeof code === 'number' ? { code } : {}),
+    ...(typeof details === 'string' ? { details } : {}),
+    ...(typeof delayMs === 'number' ? { delayMs } : {}),
+  };
+}
+
+createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', (line) => {
+  if (line.trim() === '') return;
+  try {
+    const command = JSON.parse(line) as GrpcServerCommand;
+    if (command.op !== 'mode' || typeof command.id !== 'number') throw new Error('expected {"op":"mode","id":<n>,"mode":{…}}');
+    mode = parseMode(command.mode);
+    report({ event: 'mode', id: command.id, mode });
+  } catch (error) {
+    report({ event: 'bad-command', line, message: error instanceof Error ? error.message : String(error) });
+  }
 });
 process.on('SIGTERM', () => process.exit(0));

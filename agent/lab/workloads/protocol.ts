@@ -242,8 +242,22 @@ export interface GrpcEchoReply {
   readonly padding?: string;
 }
 
+/**
+ * The gRPC server's behaviour for every call, set over stdin: with `code` set, every call ends
+ * with that status (after its messages) whatever it asks; `delayMs` is added before every answer.
+ */
+export interface GrpcServerMode {
+  readonly code?: number;
+  readonly details?: string;
+  readonly delayMs?: number;
+}
+
+export type GrpcServerCommand = { readonly op: 'mode'; readonly id: number; readonly mode: GrpcServerMode };
+
 export type GrpcServerEvent =
   | { readonly event: 'listening'; readonly address: string; readonly port: number }
+  | { readonly event: 'mode'; readonly id: number; readonly mode: GrpcServerMode }
+  | { readonly event: 'bad-command'; readonly line: string; readonly message: string }
   | {
       readonly event: 'call';
       readonly id: number;

@@ -186,6 +186,14 @@ describe('lab HTTP and gRPC workloads', { skip: labSkip('lab workloads e2e') }, 
       const seen = await grpcServer.waitForCallEnd((c) => c.deadlineMs !== null && c.deadlineMs <= 300);
       assert.equal(seen.end.cancelled, true, 'the server saw the call cancelled');
     });
+
+    it('a mode set at runtime fails every call until set back', async () => {
+      await grpcServer.setMode({ code: GRPC.UNAVAILABLE, details: 'mode' });
+      const failed = await grpc.call({ target: target(), call: 'bidi', requests: [{ message: 'a' }] });
+      assert.deepEqual([failed.code, failed.details, failed.messages.length], [GRPC.UNAVAILABLE, 'mode', 1]);
+      await grpcServer.setMode({});
+      assert.equal((await grpc.call({ target: target(), call: 'unary' })).code, GRPC.OK);
+    });
   });
 
   it('a server that cannot start fails with its stderr, not silently', async () => {
