@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { WeftError } from '../../../../agent/errors.ts';
 import { HttpResponse, type HttpRequest } from '../../../../agent/proxy/http/message.ts';
 import { Http1Pool, http1PoolParams } from '../../../../agent/proxy/http1/pool.ts';
@@ -253,6 +254,47 @@ describe('http1 Upgrade through the proxy', () => {
     assert.deepEqual(messages, ['hello', 'again']);
     assert.equal(p.calls[0]?.upgrade, 'websocket');
     ws.close();
+  });
+
+  it('loses no byte and parses none as HTTP however the client cuts its request, early data and tunnel bytes', async () => {
+    const received: Buffer[] = [];
+    let upstreamDone!: () => void;
+    let done = new Promise<void>((r) => (upstreamDone = r));
+    const upstream = await rawUpstream((socket, _head, rest) => {
+      socket.write(SWITCH);
+      let got = rest;
+      const finish = (): void => {
+        received.push(got);
+        upstreamDone();
+        socket.end();
+      };
+      socket.on('data', (d: Buffer) => (got = Buffer.concat([got, d])));
+      socket.on('end', finish);
+    });
+    const p = await proxy(upstream.port);
+    // Tunnel bytes that look like HTTP requests: the tunnel must pass them, not the parser.
+    const tunnelBytes = Buffer.from('GET /not-http HTTP/1.1\r\nHost: x\r\n\r\n\x00\xff binary tail', 'latin1');
+    const stream = Buffer.concat([Buffer.from(WS_REQUEST, 'latin1'), tunnelBytes]);
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 10 }), async (cuts) => {
+        const at = [0, ...cuts.sort((x, y) => x - y), stream.length];
+        const client = new Client(p.port);
+        await once(client.socket, 'connect');
+        for (let i = 0; i + 1 < at.length; i++) {
+          client.socket.write(stream.subarray(at[i], at[i + 1]));
+          await new Promise((r) => setImmediate(r));
+        }
+        client.socket.end();
+        await done;
+        done = new Promise<void>((r) => (upstreamDone = r));
+        await client.until((c) => c.ended);
+        assert.equal((received.pop() as Buffer).toString('latin1'), tunnelBytes.toString('latin1'));
+        assert.match(client.text, /^HTTP\/1\.1 101 Switching Protocols\r\n[^]*\r\n\r\n$/);
+        client.socket.destroy();
+      }),
+      { numRuns: 25 },
+    );
+    assert.equal(p.calls.length, 25);
   });
 
   it('carries half-closes both ways through the tunnel, and reports the tunnel closed cleanly', async () => {
