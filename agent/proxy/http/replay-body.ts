@@ -63,12 +63,10 @@ export class ReplayableBody implements BodySink, BodySource {
     for (const chunk of this.#copy) view.push(chunk);
     if (this.#failed) view.fail(this.#error);
     else if (this.#ended) view.end(this.#trailers);
-    if (!this.#attached) {
-      this.#attached = true;
-      this.#original.pipeTo(this);
-    } else if (this.#paused) {
-      this.resume();
-    }
+    // The client's body is read from only once an attempt's consumer wants it (demand()):
+    // attaching here would tell an HTTP/1.1 client "100 Continue" before any upstream asked for the
+    // body, and a request answered without it (a 401, a 417) would upload it for nothing.
+    if (this.#attached && this.#paused) this.resume();
     return view;
   }
 
@@ -103,6 +101,12 @@ export class ReplayableBody implements BodySink, BodySource {
   }
 
   // BodySource: the current attempt's consumer.
+  demand(): void {
+    if (this.#attached) return;
+    this.#attached = true;
+    this.#original.pipeTo(this);
+  }
+
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;

@@ -73,4 +73,47 @@ describe('outbound route: body replay while the client is still sending', () => 
     await waitFor(() => timedOut.arrived[0]?.abortedAt !== undefined, 'the timed-out attempt cancelled upstream');
     assert.equal(timedOut.arrived[0]?.complete, false, 'the timed-out attempt never looked complete');
   });
+
+  it('Expect: 100-continue passes through a replayable body: 100 only once the upstream asks, so a 401 answered at the head is never uploaded', async () => {
+    const u = await cleanups.upstream(ok());
+    let refused = 0;
+    // Node answers 100 itself unless checkContinue is handled: this upstream refuses at the head.
+    u.server.on('checkContinue', (_req: IncomingMessage, res: ServerResponse) => {
+      refused++;
+      res.writeHead(401, { 'content-length': 0 });
+      res.end();
+    });
+    const p = await cleanups.proxy([u]);
+    const socket = connect({ host: '127.0.0.1', port: p.port });
+    socket.on('error', () => {});
+    cleanups.add(() => {
+      socket.destroy();
+      return Promise.resolve();
+    });
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.write('PUT /upload HTTP/1.1\r\nhost: svc.default\r\ncontent-length: 1000\r\nexpect: 100-continue\r\n\r\n');
+    await waitFor(() => got.includes('\r\n\r\n'), 'the answer');
+    assert.equal(refused, 1);
+    assert.match(got, /^HTTP\/1\.1 401 /, `the client got only the final answer, no 100 Continue: ${JSON.stringify(got.slice(0, 40))}`);
+  });
+
+  it('Expect: 100-continue through the route: the upstream’s 100 reaches the client, and the body then arrives whole', async () => {
+    // Node's server answers 100 Continue by itself.
+    const u = await cleanups.upstream(ok());
+    const p = await cleanups.proxy([u]);
+    const socket = connect({ host: '127.0.0.1', port: p.port });
+    socket.on('error', () => {});
+    cleanups.add(() => {
+      socket.destroy();
+      return Promise.resolve();
+    });
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.write('PUT /upload HTTP/1.1\r\nhost: svc.default\r\ncontent-length: 1000\r\nexpect: 100-continue\r\n\r\n');
+    await waitFor(() => got.startsWith('HTTP/1.1 100 Continue\r\n\r\n'), 'the 100 Continue');
+    socket.write(Buffer.alloc(1000, 3));
+    await waitFor(() => got.includes('HTTP/1.1 200 OK'), 'the final answer');
+    assert.deepEqual(u.seen.map((s) => s.bodyBytes), [1000]);
+  });
 });
