@@ -19,9 +19,9 @@ import type {
 export type { HttpLoadSummary, HttpOutcome, HttpProtocol, HttpServerMode } from './workloads/protocol.ts';
 
 export interface HttpServerOptions {
-  /** HTTP/1.1 port; default 0 (the kernel picks; see `port`). */
+  /** HTTP/1.1 and h2c both (told apart by the HTTP/2 preface); default 0 (the kernel picks; see `port`). */
   readonly port?: number;
-  /** h2c (prior knowledge) port; default 0 (see `h2cPort`). */
+  /** h2c (prior knowledge) only; default 0 (see `h2cPort`). */
   readonly h2cPort?: number;
   /** Default 0.0.0.0. */
   readonly host?: string;

@@ -1,7 +1,6 @@
-// Lab workload: an HTTP server in one process, HTTP/1.1 (node:http) on --port and h2c (node:http2,
-// prior knowledge) on --h2c-port; 0 lets the kernel pick. Two ports, not one that sniffs the
-// preface: handing an already-read socket to node:http2 loses the race with its native reader now
-// and then. Every request is reported as JSON lines on stdout (a `request` line when its head
+// Lab workload: an HTTP server in one process. --port serves HTTP/1.1 (node:http) and h2c (node:http2,
+// prior knowledge) both, told apart by the HTTP/2 preface; --h2c-port serves h2c only. 0 lets the
+// kernel pick. Every request is reported as JSON lines on stdout (a `request` line when its head
 // arrives, a `request-end` line when the exchange ends; see protocol.ts).
 //   node http-server.ts [--port N] [--h2c-port N] [--host ADDR]
 //
@@ -25,7 +24,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
-import type net from 'node:net';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -337,7 +336,27 @@ function listen(server: net.Server, port: number): Promise<number> {
     server.listen(port, values.host, () => resolve((server.address() as net.AddressInfo).port));
   });
 }
-const [port, h2cPort] = await Promise.all([listen(h1, Number(values.port)), listen(h2, Number(values['h2c-port']))]);
+// --port takes both: a connection whose first bytes are the HTTP/2 preface goes to node:http2, any
+// other to node:http. node:http2 reads what is already buffered itself; node:http takes it
+// through 'data' once the socket is resumed.
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const front = net.createServer((socket) => {
+  let seen = Buffer.alloc(0);
+  socket.on('error', () => {});
+  const onData = (chunk: Buffer): void => {
+    seen = Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, PREFACE.length);
+    const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+    if (isH2 && seen.length < PREFACE.length) return; // could still be the preface: wait for more
+    socket.off('data', onData);
+    socket.pause();
+    socket.unshift(seen);
+    (isH2 ? h2 : h1).emit('connection', socket);
+    if (!isH2) socket.resume();
+  };
+  socket.on('data', onData);
+});
+const [port, h2cPort] = await Promise.all([listen(front, Number(values.port)), listen(h2, Number(values['h2c-port']))]);
 report({ event: 'listening', address: values.host, port, h2cPort });
 
 createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', (line) => {

@@ -119,6 +119,13 @@ describe('lab HTTP and gRPC workloads', { skip: labSkip('lab workloads e2e') }, 
     });
   }
 
+  it('the main port serves HTTP/1.1 and h2c both, told apart by the preface', async () => {
+    const [a, b] = await Promise.all([h1('/both-h1'), http.request({ host: serverPod.ip, port: web.port, protocol: 'h2', path: '/both-h2' })]);
+    assert.deepEqual([a.status, a.protocol, b.status, b.protocol], [200, 'http/1.1', 200, 'h2']);
+    const seen = await web.waitForRequests(2, (r) => r.path.startsWith('/both-'));
+    assert.deepEqual(seen.map((r) => r.protocol).sort(), ['h2', 'http/1.1']);
+  });
+
   it('a mode set at runtime overrides every request until set back', async () => {
     await web.setMode({ mode: 'fail', status: 502 });
     assert.equal((await h1('/mode?status=200')).status, 502);
