@@ -7,6 +7,7 @@
 // `{"op":"mode","id":1,"mode":{"code":14}}` makes every later call end with that status.
 //   node grpc-server.ts [--port N] [--host ADDR]
 import * as grpc from '@grpc/grpc-js';
+import http2 from 'node:http2';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -49,6 +50,29 @@ const service = {
 
 type AnyCall = grpc.ServerUnaryCall<GrpcEchoRequest, GrpcEchoReply> | grpc.ServerReadableStream<GrpcEchoRequest, GrpcEchoReply> | grpc.ServerWritableStream<GrpcEchoRequest, GrpcEchoReply> | grpc.ServerDuplexStream<GrpcEchoRequest, GrpcEchoReply>;
 
+// grpc-js removes grpc-timeout from the metadata it gives the application. To report the header
+// as it arrived, the HTTP/2 servers grpc-js makes get a 'stream' listener of ours registered
+// before its own, which queues each stream's grpc-timeout by peer and path; the call takes the
+// oldest entry for its peer and path.
+const timeouts = new Map<string, (string | null)[]>();
+const createServer = http2.createServer.bind(http2);
+http2.createServer = ((...args: Parameters<typeof http2.createServer>) => {
+  const server = createServer(...args);
+  server.on('stream', (stream, headers) => {
+    const key = `${stream.session?.socket.remoteAddress ?? ''}:${stream.session?.socket.remotePort ?? 0}${headers[':path'] ?? ''}`;
+    const value = headers['grpc-timeout'];
+    timeouts.set(key, [...(timeouts.get(key) ?? []), typeof value === 'string' ? value : null]);
+  });
+  return server;
+}) as typeof http2.createServer;
+
+function takeTimeout(peer: string, path: string): string | null {
+  const queue = timeouts.get(`${peer}${path}`);
+  const value = queue?.shift() ?? null;
+  if (queue?.length === 0) timeouts.delete(`${peer}${path}`);
+  return value;
+}
+
 let nextCall = 1;
 let mode: GrpcServerMode = {};
 const OK: number = grpc.status.OK;
@@ -77,6 +101,7 @@ class Tracked {
       metadata: this.metadata,
       peer: call.getPeer(),
       deadlineMs: Number.isFinite(at) ? Math.round(at - Date.now()) : null,
+      grpcTimeout: takeTimeout(call.getPeer(), call.getPath()),
       at: Date.now(),
     });
     const events: NodeJS.EventEmitter = call;

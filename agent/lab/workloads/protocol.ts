@@ -262,11 +262,13 @@ export type GrpcServerEvent =
       readonly event: 'call';
       readonly id: number;
       readonly method: GrpcMethod;
-      /** Request metadata as the app sees it (grpc-js drops grpc-timeout; see deadlineMs). */
+      /** Request metadata as the app sees it (grpc-js drops grpc-timeout; see grpcTimeout, deadlineMs). */
       readonly metadata: Readonly<Record<string, string>>;
       readonly peer: string;
       /** Time left until the call's deadline when it arrived (from grpc-timeout), or null for none. */
       readonly deadlineMs: number | null;
+      /** The grpc-timeout header as it arrived (e.g. "2999m"), or null for none. */
+      readonly grpcTimeout: string | null;
       readonly at: number;
     }
   | {

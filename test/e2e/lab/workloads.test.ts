@@ -163,6 +163,11 @@ describe('lab HTTP and gRPC workloads', { skip: labSkip('lab workloads e2e') }, 
       const seen = await grpcServer.waitForCallEnd((c) => c.metadata['x-trace'] === 't1');
       assert.equal(seen.method, 'Unary');
       assert.ok(seen.deadlineMs !== null && seen.deadlineMs > 2000 && seen.deadlineMs <= 3000, `deadline ${seen.deadlineMs}`);
+      assert.match(seen.grpcTimeout ?? '', /^\d+[mu]$/, `grpc-timeout as sent: ${seen.grpcTimeout}`);
+      const noDeadline = await grpc.call({ target: target(), call: 'unary', metadata: { 'x-trace': 't2' } });
+      assert.equal(noDeadline.code, GRPC.OK);
+      const without = await grpcServer.waitForCallEnd((c) => c.metadata['x-trace'] === 't2');
+      assert.deepEqual([without.deadlineMs, without.grpcTimeout], [null, null]);
       assert.deepEqual({ code: seen.end.code, in: seen.end.messagesIn, out: seen.end.messagesOut }, { code: GRPC.OK, in: 1, out: 1 });
     });
 
