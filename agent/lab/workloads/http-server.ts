@@ -14,6 +14,7 @@
 //                   `fail-status` (default 503); later ones answer as scripted
 //   retry-after=S   a Retry-After header
 //   header=NAME:VALUE   an extra response header (repeatable)
+//   trailer=NAME:VALUE  with chunks=N: a trailer after the body (repeatable)
 //   reset=1|body|connection  abort instead of answering: before the head; after the head and half
 //                   the body; or (h2) the whole connection rather than the stream. h1 always
 //                   resets the TCP connection.
@@ -60,6 +61,7 @@ interface Response {
   end(chunk: Buffer | string): unknown;
   end(): unknown;
   destroy(): void;
+  addTrailers(trailers: Record<string, string>): void;
   on(event: 'finish' | 'close', listener: () => void): unknown;
   once(event: 'close', listener: () => void): unknown;
 }
@@ -250,13 +252,20 @@ async function handle(protocol: HttpProtocol, req: Request, res: Response): Prom
   if (chunks > 0) {
     const size = number('chunk-bytes', 64);
     const interval = number('interval', 0);
-    res.writeHead(status, { ...responseHeaders, 'content-type': 'application/octet-stream' });
+    const trailers: Record<string, string> = {};
+    for (const trailer of url.searchParams.getAll('trailer')) {
+      const colon = trailer.indexOf(':');
+      if (colon > 0) trailers[trailer.slice(0, colon).trim().toLowerCase()] = trailer.slice(colon + 1).trim();
+    }
+    const announce = Object.keys(trailers).length > 0 && protocol === 'http/1.1' ? { trailer: Object.keys(trailers).join(', ') } : {};
+    res.writeHead(status, { ...responseHeaders, ...announce, 'content-type': 'application/octet-stream' });
     for (let i = 0; i < chunks; i++) {
       if (i > 0 && interval > 0) await sleep(interval);
       if (gone()) return;
       write(Buffer.alloc(size, FILL));
       if (resetParam === 'body' && i + 1 >= Math.ceil(chunks / 2)) return abort('body');
     }
+    if (Object.keys(trailers).length > 0) res.addTrailers(trailers);
     endCalled = true;
     res.end();
     return;

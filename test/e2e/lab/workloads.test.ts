@@ -85,6 +85,8 @@ describe('lab HTTP and gRPC workloads', { skip: labSkip('lab workloads e2e') }, 
         assert.equal(stream.bodyBytes, 40);
         assert.ok(stream.latencyMs >= 290, `streamed over ${stream.latencyMs} ms`);
         assert.ok(stream.chunkMs.length >= 2, 'the body came in more than one piece');
+        const trailed = await send('/trailers?chunks=2&trailer=x-checksum:abc');
+        assert.equal(trailed.trailers['x-checksum'], 'abc');
         const key = `k-${protocol}`;
         const statuses = [];
         for (let i = 0; i < 3; i++) statuses.push((await send(`/flaky?fail=2&key=${key}`)).status);
