@@ -1,5 +1,6 @@
 // The JSON lines the lab workloads write to stdout (and the client reads from stdin). Types only:
-// the workloads run as plain .ts files on Node 24 and import nothing but node: modules and this.
+// the workloads run as plain .ts files on Node 24 and import nothing but node: modules and this
+// (the gRPC ones also @grpc/grpc-js).
 
 /** How a TCP connection ended, as seen by the side that reports it. */
 export type ConnectionEnd = 'end' | 'reset' | 'error' | 'timeout';
