@@ -1,6 +1,7 @@
 // Request metrics as the outermost layer of a route, so everything below it is counted: requests
 // shed, timed out or failed by weft are responses too (the status the client got, with the error
-// code weft answered with). Latency is to the response head, as the balancer's RTT is.
+// code weft answered with); a request its client abandoned gets no response count. Latency is to
+// the response head, as the balancer's RTT is.
 import { errorStatus } from '../proxy/http1/server-connection.ts';
 import type { HttpRequest, HttpResponse } from '../proxy/http/message.ts';
 import { isWeftError } from '../errors.ts';
@@ -54,6 +55,10 @@ class HttpMetricsService implements Service<HttpRequest, HttpResponse> {
       });
       return res;
     } catch (error) {
+      // The caller went away (its connection closed, its stream was reset): nobody got a response,
+      // so none is counted. Counting it as a 502 failure would charge the destination's success
+      // rate with the clients' cancellations (Linkerd had this bug: linkerd/linkerd2#3281).
+      if (cx.signal.aborted) throw error;
       const { status, code } = errorStatus(error);
       this.#metrics.response(this.#authority, source, {
         status,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
-import { Cleanups, delayed, ok, routeParams, sleep, waitFor } from './harness.ts';
+import { AUTHORITY, Cleanups, delayed, ok, routeParams, sleep, waitFor } from './harness.ts';
 
 const cleanups = new Cleanups();
 afterEach(() => cleanups.close());
@@ -38,6 +38,8 @@ describe('outbound route: cancellation', () => {
       await sleep(100);
       assert.equal(u.arrived.length, 1, 'a cancelled request is not retried');
       assert.equal(p.route.status().inFlight, 0);
+      // Nobody got a response: the client's cancellation is not the destination's failure.
+      assert.deepEqual(p.metrics.events, [`request ${AUTHORITY}`], 'counted as a request, with no (failed) response');
     });
   }
 

@@ -126,6 +126,9 @@ export class RecordingMetrics implements HttpMetrics {
   detected(protocol: string, reason: string): void {
     this.events.push(`detected ${protocol} ${reason}`);
   }
+  override(outcome: string): void {
+    this.events.push(`override ${outcome}`);
+  }
   count(prefix: string): number {
     return this.events.filter((e) => e.startsWith(prefix)).length;
   }
