@@ -70,10 +70,20 @@ describe('outbound route: retry budget', () => {
       attempts.set(url, n);
       const retry = n > 1;
       if (retry) maxRetriesInFlight = Math.max(maxRetriesInFlight, ++retriesInFlight);
-      const timer = setTimeout(() => ok(503)(req, res, body), 50);
+      let ended = false;
+      // A retry is over for the upstream as it writes the answer: before the proxy can read it and
+      // its budget let another retry go.
+      const end = (): void => {
+        if (!ended && retry) retriesInFlight--;
+        ended = true;
+      };
+      const timer = setTimeout(() => {
+        end();
+        ok(503)(req, res, body);
+      }, 50);
       res.on('close', () => {
         clearTimeout(timer);
-        if (retry) retriesInFlight--;
+        end();
       });
     });
     const p = await cleanups.proxy([u], routeParams({ policy: { maxRetries: 3 }, budget: { kind: 'concurrency', ratio: 0.2, minConcurrency: 3 } }));
