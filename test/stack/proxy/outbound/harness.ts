@@ -1,5 +1,7 @@
-// A route stack on real sockets: scripted upstream HTTP servers on 127.0.0.1, the outbound wiring
-// (OutboundHttpRoutes + pools + serveHttp1) behind a listener, and requests sent to that listener.
+// A route stack on real sockets: scripted upstream HTTP servers on 127.0.0.1 that record what they
+// saw (whole requests, and every request begun, with its cancellation), the outbound wiring
+// (OutboundHttpRoutes + pools + serveHttp1) behind one listener per source pod, and requests sent
+// to those listeners. `Cleanups` starts both and closes them after each test.
 import { once } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
