@@ -23,6 +23,7 @@ import type {
   DiscoveryTarget,
   EndpointSliceInfo,
   ServiceInfo,
+  SourceHealthListener,
 } from './types.ts';
 import { serviceKeyString } from './types.ts';
 
@@ -142,6 +143,11 @@ export class DiscoveryFileSource implements DiscoverySource {
     return { kind: 'ok', endpoints: match.endpoints };
   }
 
+  /** Called with every bad read, and once when a good read follows them. Returns the unsubscribe. */
+  onHealth(listener: SourceHealthListener): () => void {
+    return this.#watchers.onHealth(listener);
+  }
+
   watch(target: DiscoveryTarget, listener: DiscoveryListener): () => void {
     return this.#watchers.watch(target, listener);
   }
@@ -181,11 +187,14 @@ export class DiscoveryFileSource implements DiscoverySource {
     this.#table = table;
     this.#goodAt = this.#deps.wallClock();
     this.#error = undefined;
+    // The table first: a recovery must never be judged against the table from before it.
     this.#watchers.publish(table);
+    this.#watchers.recovered();
   }
 
   #fail(error: WeftError): void {
     if (this.#error?.error.message !== error.message) this.#error = { error, since: this.#deps.wallClock() };
+    this.#watchers.failed(error, this.#error.since);
   }
 
 }

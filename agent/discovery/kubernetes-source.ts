@@ -27,6 +27,7 @@ import type {
   DiscoveryTarget,
   EndpointSliceInfo,
   ServiceInfo,
+  SourceHealthListener,
 } from './types.ts';
 
 export interface KubernetesDiscoveryOptions {
@@ -133,6 +134,11 @@ export class KubernetesDiscoverySource implements DiscoverySource {
     return { kind: 'ok', endpoints: match.endpoints };
   }
 
+  /** Called with every failed list or watch, and once when both informers are healthy again. Returns the unsubscribe. */
+  onHealth(listener: SourceHealthListener): () => void {
+    return this.#watchers.onHealth(listener);
+  }
+
   watch(target: DiscoveryTarget, listener: DiscoveryListener): () => void {
     return this.#watchers.watch(target, listener);
   }
@@ -190,14 +196,18 @@ export class KubernetesDiscoverySource implements DiscoverySource {
           // The first good set (or a relist): build now, so `synced` is true when this returns.
           this.#rebuild();
         }
+        if (this.#errors.size === 0) this.#watchers.recovered();
       },
       malformed: (problem) => this.#skip(`${label}: ${problem}`),
       failed: (error) => {
         // Keep the first time this failure was seen: "failing since" is what an operator needs.
         if (this.#errors.get(kind)?.error.code !== error.code) this.#errors.set(kind, { error, since: this.#deps.wallClock() });
+        const current = this.#currentError();
+        if (current !== undefined && !this.#closed) this.#watchers.failed(error, current.since);
       },
       healthy: () => {
         if (this.#errors.delete(kind)) this.#goodAt = this.#deps.wallClock();
+        if (this.#errors.size === 0) this.#watchers.recovered();
       },
     };
   }

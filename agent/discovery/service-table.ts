@@ -29,6 +29,11 @@ export interface ServiceMatch {
   /** Sorted by address:port; only ready endpoints, or the terminating fallback (see `selection`). */
   readonly endpoints: readonly Endpoint[];
   readonly selection: EndpointSelection;
+  /**
+   * Endpoints the answer lists as terminating (served or not): departures the source announced, so
+   * the advisory layer (advisory.ts) does not count them as a sudden drop when they leave the set.
+   */
+  readonly leaving: readonly Endpoint[];
   /** Endpoints left out because no port could be resolved for them (a named targetPort no slice names). */
   readonly unresolved: number;
 }
@@ -50,6 +55,8 @@ interface IndexedPort {
   readonly port: ServicePort;
   readonly family: 4 | 6;
 }
+
+const NONE: readonly Endpoint[] = Object.freeze([]);
 
 export class ServiceTable {
   static readonly empty = new ServiceTable([], []);
@@ -157,6 +164,7 @@ export class ServiceTable {
       protocol: port.protocol,
       endpoints: ready.length > 0 ? ready : draining,
       selection: ready.length > 0 ? 'ready' : draining.length > 0 ? 'terminating-fallback' : 'none',
+      leaving: all.some((endpoint) => endpoint.terminating) ? all.filter((endpoint) => endpoint.terminating) : NONE,
       unresolved,
     };
     this.#memo.set(memoKey, match);

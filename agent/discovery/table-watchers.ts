@@ -5,7 +5,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { ServiceMatch } from './service-table.ts';
 import { endpointKey } from './service-table.ts';
 import type { ServiceTable } from './service-table.ts';
-import type { DiscoveryListener, DiscoveryTarget, Endpoint } from './types.ts';
+import type { WeftError } from '../errors.ts';
+import type { DiscoveryListener, DiscoveryTarget, Endpoint, SourceHealthListener } from './types.ts';
 import { serviceKeyString } from './types.ts';
 
 interface Watcher {
@@ -30,7 +31,9 @@ export function describeTarget(target: DiscoveryTarget): string {
 export class TableWatchers {
   readonly #watchers = new Set<Watcher>();
   readonly #tableListeners = new Set<(table: ServiceTable) => void>();
+  readonly #healthListeners = new Set<SourceHealthListener>();
   #table: ServiceTable | undefined;
+  #failing = false;
 
   get size(): number {
     return this.#watchers.size;
@@ -54,6 +57,25 @@ export class TableWatchers {
     return () => this.#tableListeners.delete(listener);
   }
 
+  /** Called with every failure of the source, and once when it answers well again. Returns the unsubscribe. */
+  onHealth(listener: SourceHealthListener): () => void {
+    this.#healthListeners.add(listener);
+    return () => this.#healthListeners.delete(listener);
+  }
+
+  /** The source failed (each attempt); `since` is when the current failure began. */
+  failed(error: WeftError, since: Date): void {
+    this.#failing = true;
+    for (const listener of this.#healthListeners) listener({ kind: 'error', error, since });
+  }
+
+  /** The source answers well again; tells the health listeners only after a failure. */
+  recovered(): void {
+    if (!this.#failing) return;
+    this.#failing = false;
+    for (const listener of this.#healthListeners) listener({ kind: 'ok' });
+  }
+
   /** A new good table: listeners first, then every watcher. */
   publish(table: ServiceTable): void {
     this.#table = table;
@@ -65,6 +87,7 @@ export class TableWatchers {
     for (const watcher of this.#watchers) watcher.active = false;
     this.#watchers.clear();
     this.#tableListeners.clear();
+    this.#healthListeners.clear();
   }
 
   /** Brings one watcher up to the current table: a first reset, then adds before removes. */

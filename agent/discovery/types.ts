@@ -50,6 +50,16 @@ export type DiscoveryUpdate =
 
 export type DiscoveryListener = (update: DiscoveryUpdate) => void;
 
+/**
+ * A source's health as it changes: every failed read, list or watch (`since`: when the current
+ * failure began, so repeats keep it), and `ok` once, when a failing source answers well again.
+ */
+export type SourceHealth =
+  | { readonly kind: 'error'; readonly error: WeftError; readonly since: Date }
+  | { readonly kind: 'ok' };
+
+export type SourceHealthListener = (health: SourceHealth) => void;
+
 /** What is asked for: a service port by name (port name or number), or the destination a pod dialled. */
 export type DiscoveryTarget =
   | { readonly kind: 'service'; readonly service: ServiceKey; readonly port: number | string }

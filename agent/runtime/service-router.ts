@@ -1,15 +1,28 @@
-// Outbound routing for opaque TCP: a connection whose original destination is a Service address
+// Outbound routing for captured connections: one whose original destination is a Service address
 // (clusterIP:port) goes to that Service's endpoints; anything else goes where it was dialled.
-// Discovery is advisory: the table in use is the last good one, so a file that turns malformed
-// mid-flight changes nothing here.
+// Discovery is advisory: routing reads the source's tables through the advisory layer
+// (discovery/advisory.ts), so a source error or a sudden empty answer keeps the last good endpoints,
+// marked stale on /status and in the metrics, and the endpoints array routing hands out keeps its
+// identity until the served set really changes (HttpRoute.sync resets its balancer on a new array).
+import type { AdvisoryParams, StaleService } from '../discovery/advisory.ts';
+import { AdvisoryTable, advisoryParams } from '../discovery/advisory.ts';
+import type { DiscoveryMetrics } from '../discovery/metrics.ts';
+import { noDiscoveryMetrics } from '../discovery/metrics.ts';
 import type { ServiceTable } from '../discovery/service-table.ts';
-import type { DiscoverySourceStatus } from '../discovery/types.ts';
-import { serviceKeyString } from '../discovery/types.ts';
+import type { DiscoverySourceStatus, SourceHealthListener } from '../discovery/types.ts';
 import type { OriginalDestination, OutboundRouter, RouteDecision } from '../proxy/outbound.ts';
+import type { Clock } from '../time/clock.ts';
+import { systemClock } from '../time/clock.ts';
 
 export interface ServiceRouter extends OutboundRouter {
   status(): unknown;
   close(): Promise<void>;
+}
+
+export interface ServiceRouterStatus extends DiscoverySourceStatus {
+  readonly advisory: AdvisoryParams;
+  /** Service ports served stale now (held after an empty answer or a sudden drop, or while the source fails). */
+  readonly stale: readonly StaleService[];
 }
 
 type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -20,42 +33,94 @@ export interface TableSource {
   start(): void;
   table(): ServiceTable;
   onTable(listener: (table: ServiceTable) => void): () => void;
+  /** Failures as they happen; without it, a failing source is not marked stale (its tables still stay in use). */
+  onHealth?(listener: SourceHealthListener): () => void;
   status(): DiscoverySourceStatus;
   close(): Promise<void>;
 }
 
+export interface ServiceRouterOptions {
+  readonly advisory?: AdvisoryParams;
+  readonly metrics?: DiscoveryMetrics;
+  readonly clock?: Clock;
+  readonly wallClock?: () => Date;
+}
+
 const passthrough: RouteDecision = { kind: 'passthrough' };
 
-export function serviceRouter(source: TableSource | undefined, log: Log): ServiceRouter {
+export function serviceRouter(source: TableSource | undefined, log: Log, options: ServiceRouterOptions = {}): ServiceRouter {
   if (source === undefined) {
     return {
       route: () => passthrough,
-      status: () => ({ source: 'none (set discovery.file or WEFT_DISCOVERY_FILE, or run in a cluster)', services: 0 }),
+      status: () => ({ source: 'none (set discovery.file or WEFT_DISCOVERY_FILE, or run in a cluster)', services: 0, stale: [] }),
       close: () => Promise.resolve(),
     };
   }
+  const metrics = options.metrics ?? noDiscoveryMetrics;
+  const id = source.id;
+  // Pushed once per burst of changes (a table update can start or end many holds at once).
+  let staleQueued = false;
+  const staleChanged = (): void => {
+    if (staleQueued) return;
+    staleQueued = true;
+    queueMicrotask(() => {
+      staleQueued = false;
+      metrics.stale(id, advisory.stale());
+    });
+  };
+  const advisory = new AdvisoryTable(source.table(), options.advisory ?? advisoryParams, {
+    clock: options.clock ?? systemClock,
+    wallClock: options.wallClock ?? (() => new Date()),
+    events: {
+      held: (service, reason, before, answered) => {
+        log('warn', 'discovery answer held: serving the last good endpoints, marked stale, until it is confirmed', {
+          source: id, service, reason, lastGood: before, answered, confirmMs: advisory.params.confirmEmptyMs,
+        });
+        staleChanged();
+      },
+      released: (service, reason, heldMs) => {
+        log('info', 'discovery hold released: the endpoints came back', { source: id, service, reason, heldMs: Math.round(heldMs) });
+        staleChanged();
+      },
+      confirmed: (service, reason, heldMs, answered) => {
+        log('info', 'discovery answer confirmed: now served as it is', { source: id, service, reason, heldMs: Math.round(heldMs), answered });
+        staleChanged();
+      },
+    },
+  });
+  let failure: string | undefined;
+  const unsubscribeHealth = source.onHealth?.((health) => {
+    advisory.health(health);
+    if (health.kind === 'error') {
+      metrics.sourceError(id, health.error.code);
+      if (health.error.message !== failure) {
+        log('warn', 'discovery source error; keeping the last good set, marked stale', { source: id, code: health.error.code, error: health.error.message });
+        staleChanged();
+      }
+      failure = health.error.message;
+      return;
+    }
+    log('info', 'discovery source recovered', { source: id });
+    failure = undefined;
+    staleChanged();
+  });
+  const unsubscribeTable = source.onTable((table) => {
+    metrics.tableUpdated(id);
+    log('debug', 'discovery table updated', { source: id });
+    advisory.update(table);
+  });
   source.start();
-  let lastError: string | undefined;
-  const unsubscribe = source.onTable(() => log('info', 'discovery table updated', { source: source.id }));
   return {
     route(dst: OriginalDestination): RouteDecision {
-      const match = source.table().byAddress(dst.address, dst.port);
-      if (match === undefined) return passthrough;
-      return {
-        kind: 'service',
-        name: `${serviceKeyString(match.service)}:${match.portName === '' ? match.port : match.portName}`,
-        endpoints: match.endpoints,
-      };
+      return advisory.lookup(dst.address, dst.port) ?? passthrough;
     },
-    status() {
-      const status = source.status();
-      const error = status.error?.message;
-      if (error !== undefined && error !== lastError) log('warn', 'discovery source error; keeping the last good set', { source: source.id, error });
-      lastError = error;
-      return status;
+    status(): ServiceRouterStatus {
+      return { ...source.status(), advisory: advisory.params, stale: advisory.stale() };
     },
     close: () => {
-      unsubscribe();
+      unsubscribeTable();
+      unsubscribeHealth?.();
+      advisory.close();
       return source.close();
     },
   };
