@@ -9,14 +9,13 @@
 // with the bytes detection read written upstream first.
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
-import type { EndpointAddress } from '../balance/endpoint-set.ts';
 import { describeError, WeftError } from '../errors.ts';
-import type { CallContext, Service } from '../stack/service.ts';
+import type { Service } from '../stack/service.ts';
 import type { Clock } from '../time/clock.ts';
 import type { DetectCounters } from './detect/detect-protocol.ts';
 import { detectProtocol } from './detect/detect-protocol.ts';
 import type { DetectParams } from './detect/params.ts';
-import type { HttpRequest, HttpResponse, RequestOrigin } from './http/message.ts';
+import type { HttpRequest, HttpResponse } from './http/message.ts';
 import { spliceOpaque } from './opaque.ts';
 
 export interface OriginalDestination {
@@ -77,30 +76,12 @@ export interface OutboundHttp {
   readonly detect: DetectParams;
   readonly counters: DetectCounters;
   readonly clock: Clock;
-  /** This pod as the origin of its requests (admission by source, connections from its netns). */
-  readonly origin: RequestOrigin;
-  /** The route for a destination; `authority` is its metrics label (bounded: never a raw pod address). */
-  readonly route: (name: string, endpoints: readonly EndpointAddress[], authority: string) => Service<HttpRequest, HttpResponse>;
   /** HTTP/2 is served request by request; false: an h2c connection is spliced as opaque TCP. */
   readonly http2: boolean;
+  /** The service one HTTP connection's requests go to: each is named, bound and routed on its own. */
+  readonly connectionService: (dst: OriginalDestination) => Service<HttpRequest, HttpResponse>;
   /** Serves an HTTP connection until it closes; `prefix` is what detection already read. */
   readonly serve: (protocol: 'http1' | 'http2', socket: Socket, prefix: Buffer, service: Service<HttpRequest, HttpResponse>) => void;
-}
-
-/** The per-connection entry to a route: stamps each request with the pod it came from. */
-class OriginService implements Service<HttpRequest, HttpResponse> {
-  readonly #origin: RequestOrigin;
-  readonly #route: Service<HttpRequest, HttpResponse>;
-
-  constructor(origin: RequestOrigin, route: Service<HttpRequest, HttpResponse>) {
-    this.#origin = origin;
-    this.#route = route;
-  }
-
-  call(req: HttpRequest, cx: CallContext): Promise<HttpResponse> {
-    req.origin = this.#origin;
-    return this.#route.call(req, cx);
-  }
 }
 
 export interface OutboundDeps {
@@ -111,6 +92,15 @@ export interface OutboundDeps {
   readonly events: OutboundEvents;
   readonly now: () => number;
   readonly http?: OutboundHttp;
+}
+
+const HTTP1_VERSION = Buffer.from(' HTTP/1.', 'latin1');
+
+/** The first line (up to LF) carries " HTTP/1." — the client meant HTTP/1, however badly. */
+function namesHttp1(prefix: Buffer): boolean {
+  const lineEnd = prefix.indexOf(0x0a);
+  const at = prefix.indexOf(HTTP1_VERSION);
+  return at > 0 && (lineEnd < 0 || at < lineEnd);
 }
 
 export function formatHostPort(address: string, port: number): string {
@@ -174,15 +164,14 @@ export class OutboundHandler {
     if (http !== undefined) {
       const detected = await detectProtocol(client, dst.port, http.detect, http.clock, http.counters);
       const protocol = detected.protocol;
-      // A line that began as an HTTP/1 request (a method and a space) but breaks RFC 9112 goes to
-      // the HTTP/1 layer too, which refuses it with 400 and the reason: passing it through opaque
-      // would hand the server exactly the ambiguous framing request smuggling is made of.
-      const kind = protocol.kind === 'opaque' && protocol.reason === 'http1-refused' ? 'http1' : protocol.kind;
+      // A first line that names HTTP/1 as its version but breaks RFC 9112 (bad target, bare LF)
+      // goes to the HTTP/1 layer too, which refuses it with 400 and the reason: passing it through
+      // opaque would hand the server exactly the ambiguous framing request smuggling is made of.
+      // A line that merely starts with a word and a space (memcached's "get k", SMTP's "EHLO x")
+      // is not HTTP and stays opaque.
+      const kind = protocol.kind === 'opaque' && protocol.reason === 'http1-refused' && namesHttp1(detected.prefix) ? 'http1' : protocol.kind;
       if (kind === 'http1' || (kind === 'http2' && http.http2)) {
-        const route = decision.kind === 'service'
-          ? http.route(decision.name, decision.endpoints, decision.name)
-          : http.route(destination, [dst], 'passthrough');
-        await this.#serveHttp(http, kind, client, detected.prefix, route, clientName, destination, routeName, started);
+        await this.#serveHttp(http, kind, client, detected.prefix, http.connectionService(dst), clientName, destination, routeName, started);
         return;
       }
       if (protocol.kind === 'client-closed' && protocol.how === 'reset') {
@@ -242,7 +231,7 @@ export class OutboundHandler {
         });
         resolve();
       });
-      http.serve(protocol, client, prefix, new OriginService(http.origin, route));
+      http.serve(protocol, client, prefix, route);
     });
   }
 

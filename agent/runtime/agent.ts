@@ -14,6 +14,8 @@ import type { DetectParams } from '../proxy/detect/params.ts';
 import type { Http1ServerParams } from '../proxy/http1/server-connection.ts';
 import type { HttpRouteParams, RouteParamsFor } from '../proxy/outbound-http.ts';
 import { HttpProxy } from './http-proxy.ts';
+import type { ServiceLookup } from '../naming/k8s-namers.ts';
+import { defaultDtab } from '../naming/default-dtab.ts';
 import { PodCapture, podCaptureParams } from './pod-capture.ts';
 import type { CapturePod, PodListeners, PodPlacement, ReadyPlacement } from './pod-capture.ts';
 import { RecentConnections } from './status.ts';
@@ -24,6 +26,7 @@ export interface AgentPorts {
   readonly interceptor: InterceptorPort;
   readonly inventory: InventoryPort;
   readonly router: OutboundRouter & { status(): unknown };
+  readonly services: () => ServiceLookup;
   readonly locate: (pod: CapturePod) => PodPlacement;
   readonly hostFacts: () => unknown;
 }
@@ -86,7 +89,12 @@ export class RunningAgent {
     this.#settings = settings;
     this.#log = log;
     this.metrics = new AgentMetrics({ captureCounters: () => this.#captureSamples() });
-    this.#http = new HttpProxy(settings.routes, settings.detect, settings.http1, { metrics: this.metrics.http, log: logFunction(log.child({ area: 'proxy' })) });
+    this.#http = new HttpProxy(settings.routes, settings.detect, settings.http1, {
+      metrics: this.metrics.http,
+      log: logFunction(log.child({ area: 'proxy' })),
+      services: ports.services,
+      dtab: defaultDtab,
+    });
     const podLog = logFunction(log.child({ area: 'capture' }));
     this.#capture = new PodCapture(podCaptureParams, {
       locate: (pod) => ports.locate(pod),

@@ -16,6 +16,13 @@ import type { OutboundHttp } from '../proxy/outbound.ts';
 import type { HttpRouteParams, RouteParamsFor, RouteStatus } from '../proxy/outbound-http.ts';
 import { OutboundHttpRoutes } from '../proxy/outbound-http.ts';
 import type { Service } from '../stack/service.ts';
+import type { Dtab } from '../naming/dtab.ts';
+import type { ServiceLookup } from '../naming/k8s-namers.ts';
+import { k8sNamers } from '../naming/k8s-namers.ts';
+import { systemNamers } from '../naming/system-namers.ts';
+import { namingView, PassthroughEndpoints } from '../proxy/naming-view.ts';
+import type { NamingView } from '../proxy/request-router.ts';
+import { RequestRouter, RoutedService } from '../proxy/request-router.ts';
 import type { HttpMetrics } from '../telemetry/metrics.ts';
 import { systemClock } from '../time/clock.ts';
 
@@ -24,6 +31,10 @@ type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?
 export interface HttpProxyDeps {
   readonly metrics: HttpMetrics;
   readonly log: Log;
+  /** Discovery's current Services (a new object when they change). */
+  readonly services: () => ServiceLookup;
+  /** The base dtab every request is bound through. */
+  readonly dtab: Dtab;
 }
 
 export class HttpProxy {
@@ -33,6 +44,9 @@ export class HttpProxy {
   readonly #http1: Http1Pool<EndpointTarget>;
   readonly #http2: Http2Pool<EndpointTarget>;
   readonly #routes: OutboundHttpRoutes;
+  readonly #router: RequestRouter;
+  readonly #passthrough = new PassthroughEndpoints();
+  #view: NamingView | undefined;
 
   constructor(routeParams: HttpRouteParams | RouteParamsFor, detect: DetectParams, http1Server: Http1ServerParams, deps: HttpProxyDeps) {
     this.#detect = detect;
@@ -47,6 +61,20 @@ export class HttpProxy {
       metrics: deps.metrics,
       pools: { http1: this.#http1, http2: this.#http2 },
     });
+    this.#router = new RequestRouter({
+      dtab: deps.dtab,
+      namers: [...systemNamers, ...k8sNamers(() => deps.services())],
+      view: () => this.#namingView(),
+      random: systemRandom,
+      onOverride: (outcome) => deps.metrics.override(outcome),
+    });
+  }
+
+  /** One view per discovery table, so bindings are cached until discovery changes. */
+  #namingView(): NamingView {
+    const lookup = this.#deps.services();
+    if (this.#view?.lookup !== lookup) this.#view = namingView(lookup, this.#passthrough);
+    return this.#view;
   }
 
   /** The HTTP half of one pod's outbound handler. */
@@ -56,9 +84,8 @@ export class HttpProxy {
       detect: this.#detect,
       counters: { count: (outcome) => metrics.detected(outcome.startsWith('opaque') ? 'opaque' : outcome, outcome) },
       clock: systemClock,
-      origin,
       http2: true,
-      route: (name, endpoints, authority) => this.#routes.route(name, endpoints, authority),
+      connectionService: (dst) => new RoutedService(origin, dst, this.#router, (backend) => this.#routes.route(backend.name, backend.endpoints, backend.authority)),
       serve: (protocol, socket, prefix, service) => this.#serve(protocol, socket, prefix, service),
     };
   }

@@ -22,6 +22,7 @@ import { startCapture } from './capture-port.ts';
 import { serviceRouter } from './service-router.ts';
 import type { TableSource } from './service-router.ts';
 import { DiscoveryFileSource } from '../discovery/file-source.ts';
+import { ServiceTable } from '../discovery/service-table.ts';
 import { detectParamsFromConfig, http1ServerParamsFromConfig, routeParamsFromConfig } from '../proxy/route-config.ts';
 
 export interface StartOptions {
@@ -77,6 +78,8 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
         close: () => Promise.all([inventory.close(), router.close()]).then(() => undefined),
       },
       router,
+      // The naming view of discovery: the source's current table (a new object on every change).
+      services: () => discovery?.table() ?? ServiceTable.empty,
       locate: (pod) => resolver.resolve(pod),
       // Host facts (systeminformation) are gathered once in the background; /status shows them
       // as soon as they are in and never waits for them.

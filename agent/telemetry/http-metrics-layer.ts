@@ -2,7 +2,7 @@
 // shed, timed out or failed by weft are responses too (the status the client got, with the error
 // code weft answered with); a request its client abandoned gets no response count. Latency is to
 // the response head, as the balancer's RTT is.
-import { errorStatus } from '../proxy/http1/server-connection.ts';
+import { errorStatus } from '../proxy/http/error-response.ts';
 import type { HttpRequest, HttpResponse } from '../proxy/http/message.ts';
 import { isWeftError } from '../errors.ts';
 import type { CallContext, Layer, Service } from '../stack/service.ts';

@@ -38,6 +38,8 @@ export interface HttpMetrics {
   shed(authority: string, scope: string): void;
   breaker(authority: string, endpoint: string, to: string, reason: string): void;
   detected(protocol: string, reason: string): void;
+  /** A per-request dtab override: honoured (trusted caller), stripped (untrusted), or invalid (400). */
+  override(outcome: string): void;
 }
 
 export interface MetricsDeps {
@@ -61,6 +63,7 @@ export class AgentMetrics {
   readonly #shed: Counter<'authority' | 'scope'>;
   readonly #breaker: Counter<'authority' | 'endpoint' | 'to' | 'reason'>;
   readonly #detected: Counter<'protocol' | 'reason'>;
+  readonly #overrides: Counter<'outcome'>;
 
   constructor(deps: MetricsDeps) {
     this.#openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -100,6 +103,9 @@ export class AgentMetrics {
     });
     this.#detected = new Counter({
       name: 'weft_protocol_detect_total', help: 'Captured connections by detected protocol and how it was decided', labelNames: ['protocol', 'reason'], registers,
+    });
+    this.#overrides = new Counter({
+      name: 'weft_dtab_override_total', help: 'Per-request dtab override headers, by what weft did with them', labelNames: ['outcome'], registers,
     });
     // The kernel counts; this reads its maps at scrape time rather than mirroring them.
     new Counter({
@@ -150,6 +156,7 @@ export class AgentMetrics {
     shed: (authority, scope) => this.#shed.inc({ authority, scope }),
     breaker: (authority, endpoint, to, reason) => this.#breaker.inc({ authority, endpoint, to, reason }),
     detected: (protocol, reason) => this.#detected.inc({ protocol, reason }),
+    override: (outcome) => this.#overrides.inc({ outcome }),
   };
 
   /** The exposition for an Accept header: OpenMetrics when asked for, Prometheus text otherwise. */

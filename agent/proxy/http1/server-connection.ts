@@ -10,11 +10,12 @@
 // bytes of the tunnel and the connection stops being HTTP; any other answer declines, and they are
 // the next request (after a declined CONNECT the connection closes: they were meant for a tunnel).
 import type { Socket } from 'node:net';
-import { describeError, isWeftError, WeftError } from '../../errors.ts';
+import { WeftError } from '../../errors.ts';
 import type { CallContext, Service } from '../../stack/service.ts';
 import { HttpBody, type BodySink, type BodySource } from '../http/body.ts';
-import { HttpHeaders } from '../http/headers.ts';
-import { HttpResponse, statusHasNoBody, type HttpRequest } from '../http/message.ts';
+import type { HttpHeaders } from '../http/headers.ts';
+import { statusHasNoBody, type HttpRequest, type HttpResponse } from '../http/message.ts';
+import { errorResponse } from '../http/error-response.ts';
 import { chunkHeader, CRLF } from './chunked-encoder.ts';
 import type { Http1Head } from './head.ts';
 import {
@@ -81,23 +82,6 @@ const TIMEOUT_RESPONSE = Buffer.from(
   'latin1',
 );
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-
-/** The status and reason a failed call is answered with: rejected → 503, deadline → 504, else 502. */
-export function errorStatus(error: unknown): { readonly status: number; readonly code: string } {
-  if (!isWeftError(error)) return { status: 502, code: 'WEFT_E_HTTP_UPSTREAM' };
-  if (error.code.includes('DEADLINE') || error.code.includes('TIMEOUT')) return { status: 504, code: error.code };
-  if (error.flags.rejected === true) return { status: 503, code: error.code };
-  return { status: 502, code: error.code };
-}
-
-/** The response for a failed call, with the reason in l5d-proxy-error (DESIGN.md "every refusal says why"). */
-export function errorResponse(error: unknown): HttpResponse {
-  const { status, code } = errorStatus(error);
-  const headers = new HttpHeaders();
-  headers.addTrusted('l5d-proxy-error', code);
-  headers.addTrusted('content-type', 'text/plain; charset=utf-8');
-  return new HttpResponse(status, headers, HttpBody.from(`${describeError(error).replace(/[\r\n]/g, ' ')}\n`));
-}
 
 /** One request on the connection, from its head to the end of its response. */
 class Exchange implements BodySource, BodySink {

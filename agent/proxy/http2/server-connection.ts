@@ -12,7 +12,7 @@ import type { CallContext, Service } from '../../stack/service.ts';
 import { HttpBody, type BodySink, type BodySource } from '../http/body.ts';
 import { HttpHeaders } from '../http/headers.ts';
 import { HttpRequest, HttpResponse, statusHasNoBody, type RequestOrigin } from '../http/message.ts';
-import { errorResponse } from '../http1/server-connection.ts';
+import { errorResponse } from '../http/error-response.ts';
 import { requestHeadOf, responseFields, trailerObject, trailersOf, type Http2Refusal } from './fields.ts';
 import { http2ServerParams, validateHttp2ServerParams, type Http2ServerParams } from './params.ts';
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { BODY_HIGH_WATER, HttpBody, readBody, type BodySource } from '../../../../agent/proxy/http/body.ts';
 import { HttpHeaders } from '../../../../agent/proxy/http/headers.ts';
 import { HttpRequest, HttpResponse } from '../../../../agent/proxy/http/message.ts';
-import { errorResponse } from '../../../../agent/proxy/http1/server-connection.ts';
+import { errorResponse } from '../../../../agent/proxy/http/error-response.ts';
 import { CHUNKED, encodeRequestHead, encodeResponseHead, NO_BODY, requestFraming } from '../../../../agent/proxy/http1/http1-transport-head.ts';
 
 describe('HttpBody', () => {

@@ -1,0 +1,209 @@
+// Per-request routing, Finagle's naming on the request path (linkerd2-proxy's logical → concrete
+// stages): a request is named from its Host / :authority and the connection's original destination
+// (naming/logical-name.ts), the name is bound through the dtab (the base, plus a per-request
+// override from a trusted caller), one concrete backend is chosen (a weighted union splits traffic),
+// and the request goes to that backend's route stack.
+//
+// The override header (weft-dtab, and Linkerd's l5d-dtab) is routing power: a caller that sets it
+// decides where the request goes. It is honoured only from trusted callers (by default: a meshed
+// pod calling a Service of its own namespace) and stripped from everyone else before forwarding;
+// both are counted. A malformed override from a trusted caller is a 400 with the parse error.
+import type { EndpointAddress } from '../balance/endpoint-set.ts';
+import type { Random } from '../balance/random.ts';
+import { WeftError } from '../errors.ts';
+import type { BoundName, Namers } from '../naming/bind.ts';
+import { bindTree } from '../naming/bind.ts';
+import { chooseBound } from '../naming/choose.ts';
+import type { Dtab } from '../naming/dtab.ts';
+import type { ServiceLookup } from '../naming/k8s-namers.ts';
+import { requestNameTree } from '../naming/logical-name.ts';
+import type { NameTree } from '../naming/name-tree.ts';
+import { parseDtabOverride, withOverride } from '../naming/override.ts';
+import type { Path } from '../naming/path.ts';
+import { showPath } from '../naming/path.ts';
+import type { CallContext, Service } from '../stack/service.ts';
+import type { HttpRequest, HttpResponse, RequestOrigin } from './http/message.ts';
+
+export const WEFT_DTAB = 'weft-dtab';
+export const L5D_DTAB = 'l5d-dtab';
+
+/** A concrete backend: the route it is served by and the endpoints discovery has for it. */
+export interface Backend {
+  /** Route key: `ns/svc:port` for a Service, `ip:port` for an address. */
+  readonly name: string;
+  /** Metrics label: the Service, or "passthrough" (never a raw address). */
+  readonly authority: string;
+  readonly endpoints: readonly EndpointAddress[];
+  /** The Service's namespace, when it is one (for override trust). */
+  readonly namespace: string | undefined;
+}
+
+export interface NamingView {
+  /** The current table; a new object whenever discovery changes (bindings are cached per view). */
+  readonly lookup: ServiceLookup;
+  /** The backend a bound name stands for, or undefined when it has no endpoints source here. */
+  backend(name: BoundName): Backend | undefined;
+}
+
+export type OverrideOutcome = 'honoured' | 'stripped-untrusted' | 'invalid';
+
+export interface RequestRouterDeps {
+  readonly dtab: Dtab;
+  readonly namers: Namers;
+  readonly view: () => NamingView;
+  readonly random: Random;
+  readonly onOverride?: (outcome: OverrideOutcome) => void;
+}
+
+const CACHE_LIMIT = 10_000;
+
+/** Binds request names and caches bindings of requests without an override, per discovery view. */
+export class RequestRouter {
+  readonly #deps: RequestRouterDeps;
+  #cacheView: NamingView | undefined;
+  readonly #cache = new Map<string, NameTree<BoundName>>();
+
+  constructor(deps: RequestRouterDeps) {
+    this.#deps = deps;
+  }
+
+  /** The backend one request goes to. Throws a WeftError when the name binds to nothing usable. */
+  backendFor(req: HttpRequest, dst: { address: string; port: number }): Backend {
+    const origin = req.origin;
+    const namespace = namespaceOf(origin);
+    const view = this.#deps.view();
+    const override = this.#override(req, origin, view, namespace, dst);
+    const tree = override === undefined ? this.#bindCached(view, req.authority, namespace, dst) : this.#bind(view, req.authority, namespace, dst, override);
+    const choice = chooseBound(tree, this.#deps.random);
+    switch (choice.kind) {
+      case 'bound': {
+        const backend = view.backend(choice.name);
+        if (backend === undefined) {
+          throw new WeftError('WEFT_E_NAMING_UNRESOLVED', `${showPath(choice.name.id)} is bound, but nothing here resolves it to endpoints`, { flags: { rejected: true } });
+        }
+        return backend;
+      }
+      case 'empty':
+        throw new WeftError('WEFT_E_NAMING_EMPTY', `${req.authority} binds to an empty set of endpoints`, { flags: { rejected: true } });
+      case 'neg':
+        throw new WeftError('WEFT_E_NAMING_NO_ROUTE', `no route for ${req.authority} (original destination ${dst.address}:${dst.port}): the dtab binds it to nothing`, { flags: { rejected: true } });
+      case 'fail':
+        throw new WeftError('WEFT_E_NAMING_FAILED', `binding ${req.authority} failed: ${choice.reason}`, { flags: { rejected: true } });
+    }
+  }
+
+  #bindCached(view: NamingView, authority: string, namespace: string | undefined, dst: { address: string; port: number }): NameTree<BoundName> {
+    if (view !== this.#cacheView) {
+      this.#cache.clear();
+      this.#cacheView = view;
+    }
+    const key = `${namespace ?? ''}\n${authority}\n${dst.address}\n${dst.port}`;
+    let tree = this.#cache.get(key);
+    if (tree === undefined) {
+      tree = this.#bind(view, authority, namespace, dst, undefined);
+      // A client sending many distinct Host values cannot grow this without bound.
+      if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+      this.#cache.set(key, tree);
+    }
+    return tree;
+  }
+
+  #bind(_view: NamingView, authority: string, namespace: string | undefined, dst: { address: string; port: number }, override: Dtab | undefined): NameTree<BoundName> {
+    const names = requestNameTree({ authority, namespace, defaultPort: dst.port, originalDestination: dst });
+    if (names === undefined) return { kind: 'neg' };
+    const dtab = override === undefined ? this.#deps.dtab : withOverride(this.#deps.dtab, override);
+    return bindTree(dtab, names, this.#deps.namers);
+  }
+
+  /** The caller's override if it may set one; the header is removed from untrusted requests. */
+  #override(req: HttpRequest, origin: RequestOrigin | undefined, view: NamingView, namespace: string | undefined, dst: { address: string; port: number }): Dtab | undefined {
+    const headers = req.headers;
+    const values = [...headers.getAll(WEFT_DTAB), ...headers.getAll(L5D_DTAB)];
+    if (values.length === 0) return undefined;
+    const target = this.#targetNamespace(view, req.authority, namespace, dst);
+    const trusted = origin !== undefined && namespace !== undefined && target === namespace;
+    if (!trusted) {
+      headers.delete(WEFT_DTAB).delete(L5D_DTAB);
+      this.#deps.onOverride?.('stripped-untrusted');
+      return undefined;
+    }
+    try {
+      const dtab = parseDtabOverride(values);
+      this.#deps.onOverride?.('honoured');
+      return dtab;
+    } catch (error) {
+      this.#deps.onOverride?.('invalid');
+      throw new WeftError('WEFT_E_NAMING_BAD_OVERRIDE', `the ${WEFT_DTAB}/${L5D_DTAB} header is not a dtab: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+        flags: { rejected: true },
+      });
+    }
+  }
+
+  /** The namespace of the Service the request is for, without an override. */
+  #targetNamespace(view: NamingView, authority: string, namespace: string | undefined, dst: { address: string; port: number }): string | undefined {
+    const leafName = firstLeaf(this.#bindCached(view, authority, namespace, dst));
+    return leafName === undefined ? undefined : view.backend(leafName)?.namespace;
+  }
+}
+
+function firstLeaf(tree: NameTree<BoundName>): BoundName | undefined {
+  switch (tree.kind) {
+    case 'leaf':
+      return tree.value;
+    case 'alt':
+      for (const child of tree.trees) {
+        const found = firstLeaf(child);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    case 'union':
+      for (const branch of tree.trees) {
+        const found = firstLeaf(branch.tree);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+function namespaceOf(origin: RequestOrigin | undefined): string | undefined {
+  const source = origin?.source;
+  if (source === undefined) return undefined;
+  const slash = source.indexOf('/');
+  return slash > 0 ? source.slice(0, slash) : undefined;
+}
+
+/** The per-connection entry: stamps the origin, routes each request to its backend's stack. */
+export class RoutedService implements Service<HttpRequest, HttpResponse> {
+  readonly #origin: RequestOrigin;
+  readonly #dst: { address: string; port: number };
+  readonly #router: RequestRouter;
+  readonly #routeFor: (backend: Backend) => Service<HttpRequest, HttpResponse>;
+
+  constructor(origin: RequestOrigin, dst: { address: string; port: number }, router: RequestRouter, routeFor: (backend: Backend) => Service<HttpRequest, HttpResponse>) {
+    this.#origin = origin;
+    this.#dst = dst;
+    this.#router = router;
+    this.#routeFor = routeFor;
+  }
+
+  call(req: HttpRequest, cx: CallContext): Promise<HttpResponse> {
+    req.origin = this.#origin;
+    let backend: Backend;
+    try {
+      backend = this.#router.backendFor(req, this.#dst);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return this.#routeFor(backend).call(req, cx);
+  }
+}
+
+/** `ns/svc:port` from a bound `/#/k8s/<ns>/<svc>/<port>` id. */
+export function k8sBackendName(id: Path): { namespace: string; name: string; port: string } | undefined {
+  if (id.length !== 5 || id[0] !== '#' || id[1] !== 'k8s') return undefined;
+  const [, , namespace, name, port] = id as [string, string, string, string, string];
+  return { namespace, name, port };
+}
