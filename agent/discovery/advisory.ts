@@ -120,7 +120,7 @@ export class AdvisoryTable {
   readonly #deps: AdvisoryDeps;
   readonly #entries = new Map<string, Entry>();
   #table: ServiceTable;
-  #error: { readonly code: string; readonly since: Date; readonly at: number } | undefined;
+  #error: { readonly since: Date; readonly at: number } | undefined;
   #closed = false;
 
   constructor(table: ServiceTable, params: AdvisoryParams, deps: AdvisoryDeps) {
@@ -158,8 +158,8 @@ export class AdvisoryTable {
   /** The source's health changed: an error marks everything stale; recovery may confirm holds that are due. */
   health(health: SourceHealth): void {
     if (health.kind === 'error') {
-      // The age counts from the first report of this failure (monotonic); `since` is the source's.
-      if (this.#error?.code !== health.error.code) this.#error = { code: health.error.code, since: health.since, at: this.#deps.clock.now() };
+      // The age counts from the first failure reported since the last recovery (monotonic); `since` is the source's.
+      this.#error = { since: health.since, at: this.#error?.at ?? this.#deps.clock.now() };
       return;
     }
     if (this.#error === undefined) return;

@@ -88,20 +88,22 @@ export function serviceRouter(source: TableSource | undefined, log: Log, options
       },
     },
   });
-  let failure: string | undefined;
+  // A failing source reports every attempt (each backoff); warn once per kind of failure, when it
+  // happens, and say when it is over.
+  let failing: string | undefined;
   const unsubscribeHealth = source.onHealth?.((health) => {
     advisory.health(health);
     if (health.kind === 'error') {
       metrics.sourceError(id, health.error.code);
-      if (health.error.message !== failure) {
-        log('warn', 'discovery source error; keeping the last good set, marked stale', { source: id, code: health.error.code, error: health.error.message });
-        staleChanged();
-      }
-      failure = health.error.message;
+      const fields = { source: id, code: health.error.code, error: health.error.message, since: health.since.toISOString() };
+      if (health.error.code !== failing) log('warn', 'discovery source error; keeping the last good set, marked stale', fields);
+      else log('debug', 'discovery source error again', fields);
+      if (failing === undefined) staleChanged();
+      failing = health.error.code;
       return;
     }
     log('info', 'discovery source recovered', { source: id });
-    failure = undefined;
+    failing = undefined;
     staleChanged();
   });
   const unsubscribeTable = source.onTable((table) => {
