@@ -498,18 +498,23 @@ export class DnsDiscoverySource implements DiscoverySource {
     }
     const lowest = Math.min(...usable.map((record) => record.priority));
     const chosen = usable.filter((record) => record.priority === lowest);
-    const hosts: Host[] = [];
-    let ttl = this.#params.srvTtlSeconds;
+    // Every target host at once (each asked once however many records name it).
     const byTarget = new Map<string, Promise<Lookup>>();
     for (const record of chosen) {
-      const target = record.name.endsWith('.') ? record.name.slice(0, -1) : record.name;
-      if (isIP(target) !== 0) {
+      const target = bareName(record.name);
+      if (isIP(target) === 0 && !byTarget.has(target)) byTarget.set(target, this.#lookupAddresses(target, 'A/AAAA'));
+    }
+    const answers = new Map(await Promise.all([...byTarget].map(async ([target, lookup]) => [target, await lookup] as const)));
+    const hosts: Host[] = [];
+    let ttl = this.#params.srvTtlSeconds;
+    for (const record of chosen) {
+      const target = bareName(record.name);
+      const answer = answers.get(target);
+      if (answer === undefined) {
+        // Not a name but an address (RFC 2782 forbids it; some zones do it anyway).
         hosts.push({ address: canonicalAddress(target), port: record.port });
         continue;
       }
-      let lookup = byTarget.get(target);
-      if (lookup === undefined) byTarget.set(target, (lookup = this.#lookupAddresses(target, 'A/AAAA')));
-      const answer = await lookup;
       // A target that fails fails the whole answer (the last good one stays); one that does not exist
       // contributes nothing, as an SRV target without addresses cannot be dialled.
       if (answer.kind === 'error') return answer;
@@ -590,6 +595,10 @@ function sortHosts(hosts: readonly Host[]): Host[] {
   const key = (host: Host): string => `${host.address}|${host.port ?? ''}`;
   const unique = new Map(hosts.map((host) => [key(host), host]));
   return [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, host]) => host);
+}
+
+function bareName(name: string): string {
+  return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 function errorCode(error: unknown): string {

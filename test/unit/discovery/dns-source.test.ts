@@ -271,6 +271,28 @@ describe('DnsDiscoverySource (fake resolver and clock)', () => {
     await source.close();
   });
 
+  it('SRV: a host named by several records is asked once; an address as target is taken as is; a failing target keeps the last good set', async () => {
+    const { source, resolver, clock } = setup({ families: [4], srvTtlSeconds: 5 });
+    const srv: DnsTarget = { kind: 'dns-srv', name: '_h._tcp.x.example.com' };
+    resolver.set('SRV', '_h._tcp.x.example.com', {
+      srv: [
+        { name: 'a.example.com.', port: 8080, priority: 0, weight: 1 },
+        { name: 'a.example.com', port: 8081, priority: 0, weight: 1 },
+        { name: '10.0.0.7', port: 7, priority: 0, weight: 1 },
+      ],
+    });
+    resolver.set('A', 'a.example.com', a(300, '10.0.0.1'));
+    source.start();
+    source.watch(srv, () => {});
+    await flush();
+    assert.deepEqual(keys(source.resolve(srv)), ['10.0.0.1:8080', '10.0.0.1:8081', '10.0.0.7:7']);
+    assert.equal(resolver.count('A', 'a.example.com'), 1);
+    resolver.set('A', 'a.example.com', { code: 'ESERVFAIL' });
+    await clock.advanceAsync(5_000);
+    assert.equal(keys(source.resolve(srv)), 'error WEFT_E_DISCOVERY_DNS_SERVFAIL lastGood 10.0.0.1:8080,10.0.0.1:8081,10.0.0.7:7');
+    await source.close();
+  });
+
   it('forgets a name nobody watches or asked for in idleMs; keeps watched ones', async () => {
     const { source, resolver, clock } = setup({ families: [4], idleMs: 60_000 });
     resolver.set('A', 'asked.example.com', a(10, '10.0.0.1'));
