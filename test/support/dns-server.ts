@@ -143,13 +143,13 @@ export class TestDnsServer {
     socket.on('message', (message, peer) => this.#answer(message, peer));
   }
 
-  /** Listens on 127.0.0.1 at a port the kernel picks. */
-  static async start(): Promise<TestDnsServer> {
+  /** Listens on 127.0.0.1 at `port`, or one the kernel picks (to bring a closed server back: its old port). */
+  static async start(port = 0): Promise<TestDnsServer> {
     const socket = createSocket('udp4');
     const server = new TestDnsServer(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, '127.0.0.1', () => {
+      socket.bind(port, '127.0.0.1', () => {
         socket.off('error', reject);
         resolve();
       });

@@ -146,6 +146,27 @@ describe('DnsDiscoverySource against a DNS server on loopback', () => {
     });
   }
 
+  it('a server that is down: an error with no last good set and nothing to watchers, until it comes up', async () => {
+    const down = await TestDnsServer.start();
+    const port = down.port;
+    await down.close();
+    const target: DnsTarget = { kind: 'dns', name: 'later.test', port: 80 };
+    const source = open({ servers: [`127.0.0.1:${port}`], families: [4] });
+    const updates = follow(source, target);
+    await waitFor(() => source.status().names[0]?.error?.code === 'WEFT_E_DISCOVERY_DNS_UNREACHABLE', { what: 'the refusal' });
+    assert.equal(keys(source.resolve(target)), 'error WEFT_E_DISCOVERY_DNS_UNREACHABLE lastGood -');
+    assert.equal(source.status().names[0]?.state, 'pending');
+    const up = await TestDnsServer.start(port);
+    try {
+      up.setA('later.test', ['10.7.0.1'], 60);
+      await waitFor(() => updates.length > 0, { what: 'the first answer once the server is up', timeoutMs: 4_000 });
+      assert.deepEqual(shown(updates), ['reset 10.7.0.1:80']);
+      assert.equal(source.status().names[0]?.error, undefined);
+    } finally {
+      await up.close();
+    }
+  });
+
   it('NXDOMAIN after a good answer is served over for the grace, then believed', async () => {
     const target: DnsTarget = { kind: 'dns', name: 'deleted.test', port: 80 };
     server.setA('deleted.test', ['10.5.0.1'], 1);
