@@ -193,7 +193,8 @@ export class DiscoveryFileSource implements DiscoverySource {
   }
 
   #fail(error: WeftError): void {
-    if (this.#error?.error.message !== error.message) this.#error = { error, since: this.#deps.wallClock() };
+    // The newest problem, failing since the first bad read after the last good one.
+    this.#error = { error, since: this.#error?.since ?? this.#deps.wallClock() };
     this.#watchers.failed(error, this.#error.since);
   }
 

@@ -141,6 +141,39 @@ describe('DiscoveryFileSource follows the file', () => {
     }
   });
 
+  it('reports each bad read to health listeners as it happens, keeping when the failure began, then one recovery after a good read', async () => {
+    dir.write('h.yaml', list([web(), webSlice(['10.1.0.1'])]));
+    const { source, path } = open('h.yaml');
+    const health: string[] = [];
+    const since = new Set<string>();
+    source.onHealth((h) => {
+      health.push(h.kind === 'error' ? `error ${h.error.code}` : 'ok');
+      if (h.kind === 'error') since.add(h.since.toISOString());
+    });
+    let tables = 0;
+    source.onTable(() => {
+      tables += 1;
+      health.push('table');
+    });
+    source.start();
+    try {
+      await waitFor(() => tables === 1, { what: 'the first table' });
+      assert.deepEqual(health, ['table'], 'no recovery without a failure first');
+      dir.replace('h.yaml', '{ not yaml');
+      await waitFor(() => health.length >= 2, { what: 'the failure reported' });
+      dir.replace('h.yaml', '{ still not yaml');
+      await waitFor(() => health.length >= 3, { what: 'the failure reported again' });
+      assert.deepEqual(health.slice(1), ['error WEFT_E_DISCOVERY_FILE_SYNTAX', 'error WEFT_E_DISCOVERY_FILE_SYNTAX']);
+      assert.equal(since.size, 1, 'failing since the first bad read');
+      dir.replace('h.yaml', list([web(), webSlice(['10.1.0.2'])]));
+      await waitFor(() => health.at(-1) === 'ok', { what: 'the recovery' });
+      assert.deepEqual(health.slice(3), ['table', 'ok'], 'the new table before the recovery');
+      assert.ok(path.endsWith('h.yaml'));
+    } finally {
+      await source.close();
+    }
+  });
+
   it('a file that is bad from the start: error without last good, and watchers wait', async () => {
     dir.write('d.json', '{ not json');
     const { source } = open('d.json');
