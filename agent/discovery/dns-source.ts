@@ -13,13 +13,14 @@
 // deliberately deleted, and believing it at once empties a balancer. So: before any good answer,
 // "no such name" is believed at once (`unknown`, watchers get an empty reset); after one, it is
 // believed only when it is still the answer `negativeGraceMs` later (asked again meanwhile, and
-// shown as an error with the last good endpoints); then watchers get the removal. Finagle keeps the
-// last good addresses on any resolution failure, forever; this bounds that for the authoritative no.
+// shown as an error with the last good endpoints); then watchers get the removal. Linkerd and
+// Finagle keep the last good set through resolution failures; the authoritative no is held too,
+// but only for a bounded time, so a deleted name does stop being served.
 //
 // Resolution uses node:dns's Resolver (c-ares: no answer cache, no search list, so names are
 // absolute). Node gives TTLs for A and AAAA but not for SRV: an SRV set is re-read every
-// `srvTtlSeconds` (and sooner when a target's addresses expire). Targets: dns-target.ts. Priorities: only the lowest
-// priority SRV records are used; weights are ignored (an Endpoint carries no weight).
+// `srvTtlSeconds` (and sooner when a target's addresses expire). Only the lowest priority SRV
+// records are used; weights are ignored (an Endpoint carries no weight). Targets: dns-target.ts.
 import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
