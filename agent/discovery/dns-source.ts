@@ -35,7 +35,15 @@ import { canonicalAddress, endpointKey } from './service-table.ts';
 import type { DnsTarget } from './dns-target.ts';
 export type { DnsTarget } from './dns-target.ts';
 import { describeDnsTarget, isDnsPort, normaliseDnsName } from './dns-target.ts';
-import type { DiscoveryListener, DiscoveryResult, DiscoverySource, DiscoverySourceStatus, DiscoveryTarget, Endpoint } from './types.ts';
+import type {
+  DiscoveryListener,
+  DiscoveryResult,
+  DiscoverySource,
+  DiscoverySourceStatus,
+  DiscoveryTarget,
+  Endpoint,
+  SourceHealthListener,
+} from './types.ts';
 
 export interface DnsDiscoveryParams {
   /** `ip` or `ip:port` of the servers to ask; undefined: the system's (`/etc/resolv.conf`). */
@@ -169,6 +177,8 @@ export class DnsDiscoverySource implements DiscoverySource {
   readonly #deps: DnsDiscoveryDeps;
   readonly #resolver: DnsResolver;
   readonly #entries = new Map<string, Entry>();
+  readonly #healthListeners = new Set<SourceHealthListener>();
+  #failing = false;
   #started = false;
   #closed = false;
 
@@ -248,6 +258,15 @@ export class DnsDiscoverySource implements DiscoverySource {
     };
   }
 
+  /**
+   * Called with every failed query of any name (`since`: when that name's failure began; NXDOMAIN
+   * within the grace counts), and once with `ok` when no name is failing any more. Returns the unsubscribe.
+   */
+  onHealth(listener: SourceHealthListener): () => void {
+    this.#healthListeners.add(listener);
+    return () => this.#healthListeners.delete(listener);
+  }
+
   status(): DnsDiscoveryStatus {
     const now = this.#deps.clock.now();
     const names = [...this.#entries.values()].map((entry) => this.#nameStatus(entry, now));
@@ -274,6 +293,7 @@ export class DnsDiscoverySource implements DiscoverySource {
       for (const watcher of entry.watchers) watcher.active = false;
     }
     this.#entries.clear();
+    this.#healthListeners.clear();
     this.#resolver.cancel();
     return Promise.resolve();
   }
@@ -358,6 +378,7 @@ export class DnsDiscoverySource implements DiscoverySource {
         entry.answeredAt = now;
         entry.answeredAtWall = this.#deps.wallClock();
         this.#publish(entry, { hosts: lookup.hosts, absent: false });
+        this.#maybeRecovered();
         const early = 1 - params.refreshJitter * this.#deps.random();
         this.#schedule(entry, clamp(lookup.ttlSeconds * 1000 * early, params.minRefreshMs, params.maxRefreshMs));
         return;
@@ -379,6 +400,7 @@ export class DnsDiscoverySource implements DiscoverySource {
         entry.negativeSince = undefined;
         entry.ttlSeconds = undefined;
         this.#publish(entry, { hosts: [], absent: true, error: lookup.error });
+        this.#maybeRecovered();
         this.#schedule(entry, params.negativeRefreshMs);
         return;
       }
@@ -394,6 +416,15 @@ export class DnsDiscoverySource implements DiscoverySource {
     // Keep the first time this failure was seen: "failing since" is what an operator needs.
     if (entry.error?.error.code !== error.code) entry.error = { error, since: this.#deps.wallClock() };
     else entry.error = { error, since: entry.error.since };
+    this.#failing = true;
+    for (const listener of this.#healthListeners) listener({ kind: 'error', error, since: entry.error.since });
+  }
+
+  /** Tells the health listeners `ok` once, when the last failing name answers well (or is forgotten). */
+  #maybeRecovered(): void {
+    if (!this.#failing || [...this.#entries.values()].some((entry) => entry.error !== undefined)) return;
+    this.#failing = false;
+    for (const listener of this.#healthListeners) listener({ kind: 'ok' });
   }
 
   #backoff(entry: Entry): number {
@@ -409,6 +440,7 @@ export class DnsDiscoverySource implements DiscoverySource {
       if (idle) {
         // Nobody watches and nobody asked lately: forget the name rather than query it forever.
         this.#entries.delete(keyOf(entry));
+        this.#maybeRecovered();
         return;
       }
       void this.#query(entry);

@@ -177,6 +177,31 @@ describe('DnsDiscoverySource (fake resolver and clock)', () => {
     await source.close();
   });
 
+  it('health listeners hear every failed query with when the failure began, and ok once when no name fails', async () => {
+    const { source, resolver, clock } = setup({ families: [4] });
+    const heard: string[] = [];
+    source.onHealth((h) => heard.push(h.kind === 'ok' ? 'ok' : `${h.error.code} since ${h.since.toISOString()}`));
+    resolver.set('A', 'web.example.com', a(5, '10.0.0.1'));
+    resolver.set('A', 'other.example.com', a(5, '10.0.0.2'));
+    source.start();
+    source.watch(web, () => {});
+    source.watch({ kind: 'dns', name: 'other.example.com', port: 80 }, () => {});
+    await flush();
+    resolver.set('A', 'web.example.com', { code: 'ETIMEOUT' });
+    resolver.set('A', 'other.example.com', { code: 'ESERVFAIL' });
+    await clock.advanceAsync(6_000, 1_000);
+    const since = new Date(Date.UTC(2026, 0, 1) + 6_000).toISOString();
+    assert.deepEqual(heard, [`WEFT_E_DISCOVERY_DNS_TIMEOUT since ${since}`, `WEFT_E_DISCOVERY_DNS_SERVFAIL since ${since}`, `WEFT_E_DISCOVERY_DNS_TIMEOUT since ${since}`, `WEFT_E_DISCOVERY_DNS_SERVFAIL since ${since}`]);
+    resolver.set('A', 'web.example.com', a(5, '10.0.0.1'));
+    await clock.advanceAsync(2_000, 1_000);
+    assert.equal(heard.at(-1)?.startsWith('WEFT_E_DISCOVERY_DNS_SERVFAIL'), true, 'no ok while another name fails');
+    resolver.set('A', 'other.example.com', a(5, '10.0.0.2'));
+    await clock.advanceAsync(4_000, 1_000);
+    assert.deepEqual(heard.filter((h) => h === 'ok'), ['ok']);
+    assert.equal(heard.at(-1), 'ok');
+    await source.close();
+  });
+
   it('one family failing fails the answer: the last good set of both stays', async () => {
     const { source, resolver, clock } = setup();
     resolver.set('A', 'web.example.com', a(5, '10.0.0.1'));
