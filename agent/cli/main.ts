@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `weft <agent|check|status|demo> [options]`: a thin shell. It parses arguments (node:util
+// `weft <agent|check|status|explain|demo> [options]`: a thin shell. It parses arguments (node:util
 // parseArgs), loads the configuration and hands over to the command. Exit codes: 0 success,
 // 1 failure (a WeftError prints `weft: <message>`, no stack: the reader is an operator),
 // 2 usage error (with the usage on stderr).
@@ -30,6 +30,7 @@ const commandOptions = {
   agent: {},
   check: { json: { type: 'boolean' }, 'mount-bpffs': { type: 'boolean' } },
   status: { admin: { type: 'string' }, json: { type: 'boolean' } },
+  explain: { admin: { type: 'string' }, json: { type: 'boolean' }, dtab: { type: 'string' }, namespace: { type: 'string' }, dst: { type: 'string' } },
   demo: { hold: { type: 'boolean' } },
 } as const satisfies Record<string, ParseArgsOptionsConfig>;
 
@@ -41,6 +42,8 @@ commands:
   agent    run the node agent (what the DaemonSet runs)
   check    check that this host can run the agent, with a fix for every failure
   status   show a running agent's pods, capture counters and attachments
+  explain  show how a running agent routes a request for <authority>: the dtab delegation
+           step by step and the endpoints it ends on
   demo     mesh two throw-away pods on this host and send a connection through weft
 
 options:
@@ -53,6 +56,11 @@ check:   --json                machine-readable output
          --mount-bpffs         mount bpffs at bpf.bpffs if it is not mounted
 status:  --admin <host:port>   admin endpoint (default: admin.address:admin.port of the config)
          --json                print the agent's status document as it is
+explain: weft explain <authority> [--dtab <dtab>] [--namespace <ns>] [--dst <ip:port>]
+         --dtab <dtab>         an override, as a trusted caller's l5d-dtab header would carry it
+         --namespace <ns>      the caller's namespace (for one-label hosts such as "web")
+         --dst <ip:port>       the address the application dialled
+         --admin, --json       as for status
 demo:    --hold, --no-hold     keep running until Ctrl-C (default: when stdout is a terminal)
 `;
 
@@ -100,7 +108,8 @@ async function dispatch(argv: readonly string[], io: CliIo, env: NodeJS.ProcessE
     const first = parsed.positionals[0];
     throw new UsageError(first === undefined ? 'no command given' : `unknown command "${first}"`);
   }
-  if (parsed.positionals.length > 1) throw new UsageError(`unexpected argument "${parsed.positionals[1] ?? ''}" after ${command}`);
+  const maxPositionals = command === 'explain' ? 2 : 1;
+  if (parsed.positionals.length > maxPositionals) throw new UsageError(`unexpected argument "${parsed.positionals[maxPositionals] ?? ''}" after ${command}`);
 
   const configPath = typeof values.config === 'string' ? values.config : undefined;
   const config = (): WeftConfig => loadConfig({ path: configPath, env });
@@ -125,6 +134,14 @@ async function dispatch(argv: readonly string[], io: CliIo, env: NodeJS.ProcessE
       const { adminTargetFromConfig, runStatus } = await import('./status.ts');
       const admin = typeof values.admin === 'string' ? values.admin : adminTargetFromConfig(config().admin).display;
       return runStatus({ admin, json: values.json === true }, io);
+    }
+    case 'explain': {
+      const authority = parsed.positionals[1];
+      if (authority === undefined) throw new UsageError('explain needs an authority, such as web.shop:80');
+      const [{ runExplain }, { adminTargetFromConfig }] = await Promise.all([import('./explain.ts'), import('./status.ts')]);
+      const admin = typeof values.admin === 'string' ? values.admin : adminTargetFromConfig(config().admin).display;
+      const text = (name: string): string | undefined => (typeof values[name] === 'string' ? values[name] : undefined);
+      return runExplain({ admin, authority, dtab: text('dtab'), namespace: text('namespace'), dst: text('dst'), json: values.json === true }, io);
     }
   }
 }

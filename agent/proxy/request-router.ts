@@ -12,7 +12,10 @@ import type { EndpointAddress } from '../balance/endpoint-set.ts';
 import type { Random } from '../balance/random.ts';
 import { WeftError } from '../errors.ts';
 import type { BoundName, Namers } from '../naming/bind.ts';
-import { bindTree } from '../naming/bind.ts';
+import { bindTree, explainTree } from '../naming/bind.ts';
+import { formatDtab } from '../naming/dtab.ts';
+import { formatExplanation, showBoundTree } from '../naming/explain.ts';
+import { showNameTree } from '../naming/name-tree.ts';
 import { chooseBound } from '../naming/choose.ts';
 import type { Dtab } from '../naming/dtab.ts';
 import type { ServiceLookup } from '../naming/k8s-namers.ts';
@@ -57,6 +60,39 @@ export interface RequestRouterDeps {
 
 const CACHE_LIMIT = 10_000;
 
+/** What `weft explain` and the admin endpoint ask about. */
+export interface ExplainQuery {
+  readonly authority: string;
+  /** The caller's namespace (for one-label hosts like `web`). */
+  readonly namespace?: string | undefined;
+  /** The original destination, `ip:port`; its port is also the default port of the authority. */
+  readonly dst?: { readonly address: string; readonly port: number } | undefined;
+  /** An override dtab, as a trusted caller would send it. */
+  readonly dtab?: string | undefined;
+}
+
+export interface ExplainedBackend {
+  /** The bound name, e.g. /#/k8s/shop/web/80. */
+  readonly bound: string;
+  /** Its share of requests when a weighted union splits them (1 otherwise). */
+  readonly share: number;
+  readonly route: string | undefined;
+  readonly endpoints: readonly string[];
+}
+
+export interface ExplainAnswer {
+  readonly authority: string;
+  readonly namespace: string | undefined;
+  readonly dst: string | undefined;
+  /** The names the request goes by, best first. */
+  readonly names: string;
+  readonly dtab: string;
+  /** The delegation, step by step (naming/explain.ts). */
+  readonly steps: string;
+  readonly result: string;
+  readonly backends: readonly ExplainedBackend[];
+}
+
 /** Binds request names and caches bindings of requests without an override, per discovery view. */
 export class RequestRouter {
   readonly #deps: RequestRouterDeps;
@@ -90,6 +126,36 @@ export class RequestRouter {
       case 'fail':
         throw new WeftError('WEFT_E_NAMING_FAILED', `binding ${req.authority} failed: ${choice.reason}`, { flags: { rejected: true } });
     }
+  }
+
+  /** The delegation of a request name, step by step, and the endpoints it ends on. Throws on a bad dtab. */
+  explain(query: ExplainQuery): ExplainAnswer {
+    const view = this.#deps.view();
+    const dst = query.dst;
+    const names = requestNameTree({ authority: query.authority, namespace: query.namespace, defaultPort: dst?.port ?? 80, originalDestination: dst });
+    const override = query.dtab === undefined || query.dtab.trim() === '' ? undefined : parseDtabOverride(query.dtab);
+    const dtab = override === undefined ? this.#deps.dtab : withOverride(this.#deps.dtab, override);
+    const base = {
+      authority: query.authority,
+      namespace: query.namespace,
+      dst: dst === undefined ? undefined : `${dst.address}:${dst.port}`,
+      dtab: formatDtab(dtab),
+    };
+    if (names === undefined) {
+      return { ...base, names: '~', steps: 'the authority names no Service and there is no original destination\n', result: '~ (neg: no binding)', backends: [] };
+    }
+    const explanation = explainTree(dtab, names, this.#deps.namers);
+    const backends: ExplainedBackend[] = [];
+    collectLeaves(explanation.result, 1, (name, share) => {
+      const backend = view.backend(name);
+      backends.push({
+        bound: showPath(name.id),
+        share,
+        route: backend?.name,
+        endpoints: backend === undefined ? [] : backend.endpoints.map((e) => (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`)),
+      });
+    });
+    return { ...base, names: showNameTree(names), steps: formatExplanation(explanation), result: showBoundTree(explanation.result), backends };
   }
 
   #bindCached(view: NamingView, authority: string, namespace: string | undefined, dst: { address: string; port: number }): NameTree<BoundName> {
@@ -144,6 +210,26 @@ export class RequestRouter {
   #targetNamespace(view: NamingView, authority: string, namespace: string | undefined, dst: { address: string; port: number }): string | undefined {
     const leafName = firstLeaf(this.#bindCached(view, authority, namespace, dst));
     return leafName === undefined ? undefined : view.backend(leafName)?.namespace;
+  }
+}
+
+/** The leaves a request can reach, with their share: Alt's first usable child, a Union's by weight. */
+function collectLeaves(tree: NameTree<BoundName>, share: number, out: (name: BoundName, share: number) => void): boolean {
+  switch (tree.kind) {
+    case 'leaf':
+      out(tree.value, share);
+      return true;
+    case 'alt':
+      for (const child of tree.trees) if (collectLeaves(child, share, out)) return true;
+      return false;
+    case 'union': {
+      const total = tree.trees.reduce((sum, b) => sum + (b.weight > 0 ? b.weight : 0), 0);
+      let any = false;
+      for (const branch of tree.trees) if (branch.weight > 0 && collectLeaves(branch.tree, (share * branch.weight) / total, out)) any = true;
+      return any;
+    }
+    default:
+      return false;
   }
 }
 

@@ -13,6 +13,7 @@ import type { OutboundRouter } from '../proxy/outbound.ts';
 import type { DetectParams } from '../proxy/detect/params.ts';
 import type { Http1ServerParams } from '../proxy/http1/server-connection.ts';
 import type { HttpRouteParams, RouteParamsFor } from '../proxy/outbound-http.ts';
+import type { ExplainAnswer, ExplainQuery } from '../proxy/request-router.ts';
 import { HttpProxy } from './http-proxy.ts';
 import type { ServiceLookup } from '../naming/k8s-namers.ts';
 import { defaultDtab } from '../naming/default-dtab.ts';
@@ -75,6 +76,8 @@ export class RunningAgent {
   readonly recent = new RecentConnections();
   readonly metrics: AgentMetrics;
   readonly #http: HttpProxy;
+  /** How a request would be named and routed (the admin /explain endpoint). */
+  readonly explain = (query: ExplainQuery): ExplainAnswer => this.#http.explain(query);
   /**
    * Connections the agent accepted per captured pod (by cgroup id), since it was meshed. Against the
    * kernel's `captured` counter this is the self-check that capture really reaches the agent:

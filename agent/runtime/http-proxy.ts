@@ -21,7 +21,7 @@ import type { ServiceLookup } from '../naming/k8s-namers.ts';
 import { k8sNamers } from '../naming/k8s-namers.ts';
 import { systemNamers } from '../naming/system-namers.ts';
 import { namingView, PassthroughEndpoints } from '../proxy/naming-view.ts';
-import type { NamingView } from '../proxy/request-router.ts';
+import type { ExplainAnswer, ExplainQuery, NamingView } from '../proxy/request-router.ts';
 import { RequestRouter, RoutedService } from '../proxy/request-router.ts';
 import type { HttpMetrics } from '../telemetry/metrics.ts';
 import { systemClock } from '../time/clock.ts';
@@ -88,6 +88,10 @@ export class HttpProxy {
       connectionService: (dst) => new RoutedService(origin, dst, this.#router, (backend) => this.#routes.route(backend.name, backend.endpoints, backend.authority)),
       serve: (protocol, socket, prefix, service) => this.#serve(protocol, socket, prefix, service),
     };
+  }
+
+  explain(query: ExplainQuery): ExplainAnswer {
+    return this.#router.explain(query);
   }
 
   routes(): RouteStatus[] {

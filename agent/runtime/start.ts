@@ -22,6 +22,7 @@ import { startCapture } from './capture-port.ts';
 import { serviceRouter } from './service-router.ts';
 import type { TableSource } from './service-router.ts';
 import { DiscoveryFileSource } from '../discovery/file-source.ts';
+import { explainHandler } from '../admin/explain.ts';
 import { ServiceTable } from '../discovery/service-table.ts';
 import { detectParamsFromConfig, http1ServerParamsFromConfig, routeParamsFromConfig } from '../proxy/route-config.ts';
 
@@ -104,6 +105,7 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       const { contentType, body } = await agent.metrics.expose(typeof accept === 'string' ? accept : undefined);
       return { status: 200, headers: { 'content-type': contentType }, body };
     });
+    admin.router.get('/explain', explainHandler(agent.explain));
     const bound = await admin.listen();
     log.info({ admin: bound.url, podsRoot, pins: bpfPinPath(config.bpf) }, 'weft agent started');
     const server = admin;
