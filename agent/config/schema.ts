@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { isAbsolute, posix } from 'node:path';
 import { z } from 'zod';
+import { parseDtab } from '../naming/parse.ts';
 import { proxySchema } from './proxy.ts';
 import { port, section, wholeNumber } from './rules.ts';
 
@@ -117,6 +118,22 @@ export function isLoopback(address: string): boolean {
   return address === '::1' || /^127\./.test(address) || /^::ffff:127\./i.test(address);
 }
 
+// Dentries added after the default dtab (naming/default-dtab.ts), so they are tried first: a
+// canary split or a rename is one line, and whatever they do not cover keeps the zero-config
+// routing. Parsed here, so a bad dtab stops the agent at start with the parser's position.
+const namingSchema = section({
+  dtab: z
+    .string({ error: 'must be a dtab in Finagle notation, such as "/svc/shop/web => 0.9*/svc/shop/web & 0.1*/svc/shop/web-v2;"' })
+    .superRefine((text, ctx) => {
+      try {
+        parseDtab(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', input: text, message: `is not a dtab: ${error instanceof Error ? error.message : String(error)}` });
+      }
+    })
+    .prefault(''),
+});
+
 const logSchema = section({
   level: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).prefault('info'),
 });
@@ -131,6 +148,7 @@ export const configSchema = section({
   admin: adminSchema.prefault({}),
   log: logSchema.prefault({}),
   proxy: proxySchema.prefault({}),
+  naming: namingSchema.prefault({}),
 })
   // The admin server and the capture listeners share the host netns when the agent falls back to
   // host-netns listeners, so a shared port would fail to bind only on those hosts.

@@ -16,7 +16,9 @@ import type { HttpRouteParams, RouteParamsFor } from '../proxy/outbound-http.ts'
 import type { ExplainAnswer, ExplainQuery } from '../proxy/request-router.ts';
 import { HttpProxy } from './http-proxy.ts';
 import type { ServiceLookup } from '../naming/k8s-namers.ts';
-import { defaultDtab } from '../naming/default-dtab.ts';
+import type { DnsNamerSource } from '../naming/dns-namer.ts';
+import type { Dtab } from '../naming/dtab.ts';
+import type { DnsEndpoints } from '../proxy/naming-view.ts';
 import { PodCapture, podCaptureParams } from './pod-capture.ts';
 import type { CapturePod, PodListeners, PodPlacement, ReadyPlacement } from './pod-capture.ts';
 import { RecentConnections } from './status.ts';
@@ -28,6 +30,8 @@ export interface AgentPorts {
   readonly inventory: InventoryPort;
   readonly router: OutboundRouter & { status(): unknown };
   readonly services: () => ServiceLookup;
+  /** The DNS source behind /#/dns names; its status is on /status. */
+  readonly dns?: DnsNamerSource & DnsEndpoints & { status(): unknown; close(): Promise<void> };
   readonly locate: (pod: CapturePod) => PodPlacement;
   readonly hostFacts: () => unknown;
 }
@@ -66,6 +70,8 @@ export interface AgentSettings {
   readonly detect: DetectParams;
   readonly routes: HttpRouteParams | RouteParamsFor;
   readonly http1: Http1ServerParams;
+  /** The base dtab: the default one plus what configuration adds. */
+  readonly dtab: Dtab;
 }
 
 export class RunningAgent {
@@ -96,7 +102,8 @@ export class RunningAgent {
       metrics: this.metrics.http,
       log: logFunction(log.child({ area: 'proxy' })),
       services: ports.services,
-      dtab: defaultDtab,
+      dtab: settings.dtab,
+      ...(ports.dns === undefined ? {} : { dns: ports.dns }),
     });
     const podLog = logFunction(log.child({ area: 'capture' }));
     this.#capture = new PodCapture(podCaptureParams, {
@@ -151,6 +158,7 @@ export class RunningAgent {
       captureFailures: Object.fromEntries(this.#capture.failures),
       discovery: this.#ports.router.status(),
       routes: this.#http.routes(),
+      dns: this.#ports.dns?.status(),
       connections: { totals: this.recent.totals, recent: this.recent.list() },
     };
   }
@@ -174,6 +182,7 @@ export class RunningAgent {
     this.#stopped = true;
     this.#capture.close();
     await this.#http.close();
+    await this.#ports.dns?.close();
     await this.#ports.inventory.close().catch((error: unknown) => this.#log.warn({ error: describeError(error) }, 'inventory close failed'));
     this.#ports.interceptor.close();
   }

@@ -20,7 +20,10 @@ import type { Dtab } from '../naming/dtab.ts';
 import type { ServiceLookup } from '../naming/k8s-namers.ts';
 import { k8sNamers } from '../naming/k8s-namers.ts';
 import { systemNamers } from '../naming/system-namers.ts';
-import { namingView, PassthroughEndpoints } from '../proxy/naming-view.ts';
+import type { DnsNamerSource } from '../naming/dns-namer.ts';
+import { dnsNamers } from '../naming/dns-namer.ts';
+import type { DnsEndpoints } from '../proxy/naming-view.ts';
+import { namingView, PassthroughEndpoints, StableEndpoints } from '../proxy/naming-view.ts';
 import type { ExplainAnswer, ExplainQuery, NamingView } from '../proxy/request-router.ts';
 import { RequestRouter, RoutedService } from '../proxy/request-router.ts';
 import type { HttpMetrics } from '../telemetry/metrics.ts';
@@ -35,6 +38,8 @@ export interface HttpProxyDeps {
   readonly services: () => ServiceLookup;
   /** The base dtab every request is bound through. */
   readonly dtab: Dtab;
+  /** Names under /#/dns and /#/dns-srv (the dtab decides what uses them). */
+  readonly dns?: DnsNamerSource & DnsEndpoints;
 }
 
 export class HttpProxy {
@@ -46,6 +51,7 @@ export class HttpProxy {
   readonly #routes: OutboundHttpRoutes;
   readonly #router: RequestRouter;
   readonly #passthrough = new PassthroughEndpoints();
+  readonly #stable = new StableEndpoints();
   #view: NamingView | undefined;
 
   constructor(routeParams: HttpRouteParams | RouteParamsFor, detect: DetectParams, http1Server: Http1ServerParams, deps: HttpProxyDeps) {
@@ -63,7 +69,7 @@ export class HttpProxy {
     });
     this.#router = new RequestRouter({
       dtab: deps.dtab,
-      namers: [...systemNamers, ...k8sNamers(() => deps.services())],
+      namers: [...systemNamers, ...k8sNamers(() => deps.services()), ...(deps.dns === undefined ? [] : dnsNamers(deps.dns))],
       view: () => this.#namingView(),
       random: systemRandom,
       onOverride: (outcome) => deps.metrics.override(outcome),
@@ -73,7 +79,8 @@ export class HttpProxy {
   /** One view per discovery table, so bindings are cached until discovery changes. */
   #namingView(): NamingView {
     const lookup = this.#deps.services();
-    if (this.#view?.lookup !== lookup) this.#view = namingView(lookup, this.#passthrough);
+    const dns = this.#deps.dns;
+    if (this.#view?.lookup !== lookup) this.#view = namingView(lookup, this.#passthrough, dns === undefined ? undefined : { source: dns, stable: this.#stable });
     return this.#view;
   }
 

@@ -24,6 +24,9 @@ import type { TableSource } from './service-router.ts';
 import { DiscoveryFileSource } from '../discovery/file-source.ts';
 import { explainHandler } from '../admin/explain.ts';
 import { ServiceTable } from '../discovery/service-table.ts';
+import { DnsDiscoverySource } from '../discovery/dns-source.ts';
+import { defaultDtab } from '../naming/default-dtab.ts';
+import { parseDtab } from '../naming/parse.ts';
 import { detectParamsFromConfig, http1ServerParamsFromConfig, routeParamsFromConfig } from '../proxy/route-config.ts';
 
 export interface StartOptions {
@@ -63,6 +66,10 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
     const cluster = await clusterSources(config);
     const discovery = config.discovery.file !== undefined ? new DiscoveryFileSource({ path: config.discovery.file }) : cluster?.discovery;
     const router = serviceRouter(discovery, logFunction(log.child({ area: 'discovery' })));
+    // Followed on first use only (a dtab entry or override naming /#/dns/…), so it costs nothing
+    // until then; the system's resolvers answer.
+    const dns = new DnsDiscoverySource();
+    dns.start();
     const source: InventorySource = config.inventory.file !== undefined
       ? new InventoryFileSource({ path: config.inventory.file, nodeName: config.node.name })
       : (cluster?.inventory ?? new EmptyInventorySource());
@@ -81,6 +88,7 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       router,
       // The naming view of discovery: the source's current table (a new object on every change).
       services: () => discovery?.table() ?? ServiceTable.empty,
+      dns,
       locate: (pod) => resolver.resolve(pod),
       // Host facts (systeminformation) are gathered once in the background; /status shows them
       // as soon as they are in and never waits for them.
@@ -92,6 +100,7 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       detect: detectParamsFromConfig(config.proxy),
       routes: routeParamsFromConfig(config.proxy),
       http1: http1ServerParamsFromConfig(config.proxy),
+      dtab: [...defaultDtab, ...parseDtab(config.naming.dtab)],
     }, log);
     const agent = running;
     admin = createAdminServer({

@@ -85,6 +85,7 @@ const defaults: WeftConfig = {
   admin: { address: '127.0.0.1', port: 4191, allowRemote: false },
   log: { level: 'info' },
   proxy: proxyDefaults,
+  naming: { dtab: '' },
 };
 
 describe('config defaults (zero-config)', () => {
@@ -174,6 +175,7 @@ describe('config environment overrides', () => {
         detect: { timeoutMs: 2500, serverFirstPorts: [25, 3306] },
         route: { ...proxyDefaults.route, timeoutMs: 3000, retry: { ...proxyDefaults.route.retry, limit: 2 } },
       },
+      naming: { dtab: '' },
     });
   });
 
