@@ -48,6 +48,8 @@ export class Http1Pool<T> implements ConnectionOwner {
   readonly #keyOf: (target: T) => string;
   readonly #idle = new Map<string, Http1ClientConnection[]>();
   readonly #all = new Set<Http1ClientConnection>();
+  /** Endpoints that left discovery: their busy connections are closed when released, not kept. */
+  readonly #retired = new Set<string>();
   #closed = false;
   /** Connections opened so far, for tests and /status. */
   connects = 0;
@@ -78,6 +80,8 @@ export class Http1Pool<T> implements ConnectionOwner {
   async request(target: T, req: HttpRequest, cx: CallContext): Promise<HttpResponse> {
     if (this.#closed) throw new WeftError('WEFT_E_HTTP_POOL_CLOSED', 'http1: the connection pool is closed', { flags: { rejected: true } });
     const key = this.#keyOf(target);
+    // Asked for again: the endpoint is back (or was never really gone).
+    if (this.#retired.size > 0) this.#retired.delete(key);
     const conn = this.#takeIdle(key) ?? (await this.#connect(target, key, cx));
     if (cx.signal.aborted) {
       // The caller left while we connected: the fresh connection is still good for someone else.
@@ -149,7 +153,7 @@ export class Http1Pool<T> implements ConnectionOwner {
   }
 
   release(conn: Http1ClientConnection): void {
-    if (this.#closed || !conn.reusable) {
+    if (this.#closed || !conn.reusable || this.#retired.has(conn.key)) {
       conn.destroy();
       return;
     }
@@ -169,6 +173,7 @@ export class Http1Pool<T> implements ConnectionOwner {
 
   closed(conn: Http1ClientConnection): void {
     this.#all.delete(conn);
+    if (this.#retired.has(conn.key) && ![...this.#all].some((c) => c.key === conn.key)) this.#retired.delete(conn.key);
     const list = this.#idle.get(conn.key);
     if (list === undefined) return;
     const i = list.indexOf(conn);
@@ -179,6 +184,8 @@ export class Http1Pool<T> implements ConnectionOwner {
   /** The endpoint left (the balancer closed its service): its idle connections go now, busy ones when done. */
   closeEndpoint(target: T): void {
     const key = this.#keyOf(target);
+    // Busy connections finish their exchange, then close instead of idling for a gone endpoint.
+    if ([...this.#all].some((c) => c.key === key)) this.#retired.add(key);
     const list = this.#idle.get(key);
     if (list === undefined) return;
     this.#idle.delete(key);

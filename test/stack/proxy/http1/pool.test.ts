@@ -127,4 +127,29 @@ describe('Http1Pool', () => {
     tunnel.destroy();
     p.destroy();
   });
+
+  it('closes a connection that was busy when its endpoint left discovery once its exchange ends, instead of idling it', async () => {
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', () => setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'), 50));
+    });
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const p = pool();
+    const busy = p.request(port, new HttpRequest('GET', 'http', 'up', '/'), cx());
+    await new Promise((r) => setTimeout(r, 10));
+    p.closeEndpoint(port);
+    const res = await busy;
+    assert.equal((await readBody(res.body)).toString(), 'ok');
+    for (let i = 0; i < 50 && p.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(p.idleCount(`127.0.0.1:${port}`), 0, 'not kept idle');
+    assert.equal(p.size, 0, 'closed');
+    // The endpoint comes back: its connections are pooled again.
+    await readBody((await p.request(port, new HttpRequest('GET', 'http', 'up', '/'), cx())).body);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(p.idleCount(`127.0.0.1:${port}`), 1);
+    p.destroy();
+  });
 });
