@@ -2,8 +2,10 @@
 // [name0, value0, name1, value1, ...] so a list of n fields is one array, not n tuples.
 // Names are lower-case by contract (HTTP/2 requires it; HTTP/1.1 names are case-insensitive), which
 // makes look-ups plain string compares. Transports never put framing or connection-specific fields
-// here (content-length, transfer-encoding, connection, keep-alive, te, upgrade, host): those are the
-// transport's to write, once, for the next hop.
+// here (content-length, transfer-encoding, connection, keep-alive, host): those are the transport's
+// to write, once, for the next hop. Three hop-by-hop meanings do travel, each in one fixed form the
+// next transport turns back into its own fields (see README.md): `te: trailers`, `expect:
+// 100-continue` (HTTP/1.1 requests), and a 101 response's `upgrade` (the protocol switched to).
 import { WeftError } from '../../errors.ts';
 
 // RFC 9110 §5.1 token, and §5.5 field-value without CR, LF or NUL (header injection).
