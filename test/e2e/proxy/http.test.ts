@@ -268,4 +268,17 @@ describe('request-level proxy end to end', { skip: labSkip('proxy e2e') }, () =>
     const live = await fetch(`${agent.adminUrl}/live`);
     assert.equal(live.status, 200);
   });
+
+  it('counts what detection decided, and a client that stays silent goes opaque after the detection timeout', async () => {
+    assert.ok(agent !== undefined);
+    // A client that sends nothing: after the (1 s default) detection timeout the connection is
+    // spliced opaque, so a server that speaks first would still be heard.
+    const silent = await tcp.connect({ host: H1_VIP, port: 80, halfClose: false, timeoutMs: 1500 });
+    assert.equal(silent.connected, true);
+    const metrics = await (await fetch(`${agent.adminUrl}/metrics`)).text();
+    assert.match(metrics, /^weft_protocol_detect_total\{protocol="http1",reason="http1"\} [1-9]/m);
+    assert.match(metrics, /^weft_protocol_detect_total\{protocol="http2",reason="http2"\} [1-9]/m);
+    assert.match(metrics, /^weft_protocol_detect_total\{protocol="opaque",reason="opaque-timeout"\} [1-9]/m);
+    assert.match(metrics, /^response_total\{[^}]*authority="shop\/web:http"[^}]*status_code="504"[^}]*error="WEFT_E_RESILIENCE_DEADLINE_EXCEEDED"[^}]*\} [1-9]/m);
+  });
 });
