@@ -8,6 +8,7 @@ import { isAbsolute, posix } from 'node:path';
 import { z } from 'zod';
 import { parseDtab } from '../naming/parse.ts';
 import { proxySchema } from './proxy.ts';
+import { telemetrySchema } from './telemetry.ts';
 import { port, section, wholeNumber } from './rules.ts';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -149,6 +150,7 @@ export const configSchema = section({
   log: logSchema.prefault({}),
   proxy: proxySchema.prefault({}),
   naming: namingSchema.prefault({}),
+  telemetry: telemetrySchema.prefault({}),
 })
   // The admin server and the capture listeners share the host netns when the agent falls back to
   // host-netns listeners, so a shared port would fail to bind only on those hosts.

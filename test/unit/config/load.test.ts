@@ -17,6 +17,7 @@ import { deadlineParams } from '../../../agent/resilience/deadline.ts';
 import { failureAccrualParams } from '../../../agent/resilience/failure-accrual.ts';
 import { ratioBudgetParams } from '../../../agent/resilience/retry-budget.ts';
 import { retryPolicyParams } from '../../../agent/resilience/retry-policy.ts';
+import { sloParams } from '../../../agent/telemetry/slo.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-config-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,6 +76,11 @@ const proxyDefaults: WeftConfig['proxy'] = {
   routes: {},
 };
 
+// telemetry.slo's defaults, read from telemetry/slo.ts as the proxy's are from their params.
+const telemetryDefaults: WeftConfig['telemetry'] = {
+  slo: { successRate: sloParams.successObjective, latency: { thresholdMs: sloParams.latencyThresholdMs, objective: sloParams.latencyObjective }, alertBurnRate: sloParams.alertBurnRate, routes: {} },
+};
+
 const defaults: WeftConfig = {
   node: { name: hostname().toLowerCase() },
   cgroup: { podsRoot: 'auto' },
@@ -86,6 +92,7 @@ const defaults: WeftConfig = {
   log: { level: 'info' },
   proxy: proxyDefaults,
   naming: { dtab: '' },
+  telemetry: telemetryDefaults,
 };
 
 describe('config defaults (zero-config)', () => {
@@ -176,6 +183,7 @@ describe('config environment overrides', () => {
         route: { ...proxyDefaults.route, timeoutMs: 3000, retry: { ...proxyDefaults.route.retry, limit: 2 } },
       },
       naming: { dtab: '' },
+      telemetry: telemetryDefaults,
     });
   });
 

@@ -1,0 +1,69 @@
+// The `telemetry` section. `telemetry.slo`: the objectives every route is measured against
+// (success rate; share of requests within a latency threshold), the burn rate at which a route is
+// flagged, and overrides for single routes by name, as `proxy.routes` does. Defaults are read from
+// telemetry/slo.ts (sloParams), never restated here. Ratios, not percents, as in
+// proxy.route.failureAccrual.successRate.threshold.
+import { z } from 'zod';
+import { sloParams } from '../telemetry/slo.ts';
+import type { SloParams, SloParamsFor } from '../telemetry/slo.ts';
+import { routeNameProblem } from './proxy.ts';
+import { decimal, section, wholeNumber } from './rules.ts';
+
+const objective = (what: string): z.ZodNumber => decimal(0, 1, { exclusiveMin: true, note: `share of requests ${what}, such as 0.999` });
+const thresholdMs = (): z.ZodInt => wholeNumber(1, 86_400_000, 'milliseconds');
+const alertBurnRate = (): z.ZodNumber => decimal(0, 100_000, { exclusiveMin: true, note: 'how many times faster than the objective allows the error budget is spent' });
+
+const sloLatencyFull = section({
+  thresholdMs: thresholdMs().prefault(sloParams.latencyThresholdMs),
+  objective: objective('within thresholdMs').prefault(sloParams.latencyObjective),
+});
+
+const sloOverride = section({
+  successRate: objective('that succeed').optional(),
+  latency: section({ thresholdMs: thresholdMs().optional(), objective: objective('within thresholdMs').optional() }).optional(),
+  alertBurnRate: alertBurnRate().optional(),
+});
+
+/** A route name as proxy.routes takes it, or "passthrough" (every address dialled directly shares it). */
+const sloRouteName = z.string().superRefine((name, ctx) => {
+  if (name === 'passthrough') return;
+  const problem = routeNameProblem(name);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${problem}; or "passthrough" for every address dialled directly` });
+});
+
+export const sloSchema = section({
+  successRate: objective('that succeed').prefault(sloParams.successObjective),
+  latency: sloLatencyFull.prefault({}),
+  alertBurnRate: alertBurnRate().prefault(sloParams.alertBurnRate),
+  routes: z.record(sloRouteName, sloOverride, {
+    error: (issue) => (issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? 'must be a route name') : 'must be a mapping from route name to objectives of that route'),
+  }).prefault({}),
+});
+
+export type SloConfig = z.output<typeof sloSchema>;
+
+export const telemetrySchema = section({
+  slo: sloSchema.prefault({}),
+});
+
+export type TelemetryConfig = z.output<typeof telemetrySchema>;
+
+/** The objectives of each route by name: its override laid over the defaults, setting by setting. */
+export function sloParamsFromConfig(slo: SloConfig): SloParamsFor {
+  const base: SloParams = {
+    successObjective: slo.successRate,
+    latencyThresholdMs: slo.latency.thresholdMs,
+    latencyObjective: slo.latency.objective,
+    alertBurnRate: slo.alertBurnRate,
+  };
+  const byName = new Map<string, SloParams>();
+  for (const [name, over] of Object.entries(slo.routes)) {
+    byName.set(name, {
+      successObjective: over.successRate ?? base.successObjective,
+      latencyThresholdMs: over.latency?.thresholdMs ?? base.latencyThresholdMs,
+      latencyObjective: over.latency?.objective ?? base.latencyObjective,
+      alertBurnRate: over.alertBurnRate ?? base.alertBurnRate,
+    });
+  }
+  return (name) => byName.get(name) ?? base;
+}
