@@ -30,7 +30,8 @@ import type { AttemptResult, RetryRequest } from '../resilience/retry-policy.ts'
 import type { CallContext, Service } from '../stack/service.ts';
 import { grpcStatusOf } from '../telemetry/http-metrics-layer.ts';
 import { httpMetricsLayer } from '../telemetry/http-metrics-layer.ts';
-import type { HttpMetrics } from '../telemetry/metrics.ts';
+import type { DestinationLabels, HttpMetrics } from '../telemetry/metrics.ts';
+import { noteUpstream } from '../telemetry/tap.ts';
 import type { Clock } from '../time/clock.ts';
 import type { EndpointClientDeps } from './endpoint-client.ts';
 import { EndpointClient } from './endpoint-client.ts';
@@ -135,7 +136,7 @@ export class HttpRoute implements Service<HttpRequest, HttpResponse> {
   #endpoints: readonly EndpointAddress[] | undefined;
   lastUsed: number;
 
-  constructor(name: string, authority: string, params: HttpRouteParams, deps: OutboundHttpDeps) {
+  constructor(name: string, authority: string, params: HttpRouteParams, deps: OutboundHttpDeps, destination?: DestinationLabels) {
     this.name = name;
     this.authority = authority;
     this.#clock = deps.clock;
@@ -162,7 +163,11 @@ export class HttpRoute implements Service<HttpRequest, HttpResponse> {
       return {
         breaker: breaker.breaker,
         available: () => breaker.available(),
-        call: (req, cx) => breaker.call(req, cx),
+        call: (req, cx) => {
+          // The endpoint of the latest attempt, for tap and the access log (only while tapped).
+          noteUpstream(req, key);
+          return breaker.call(req, cx);
+        },
         close: () => {
           this.#breakers.delete(key);
           return breaker.close();
@@ -174,7 +179,9 @@ export class HttpRoute implements Service<HttpRequest, HttpResponse> {
     const balance = balanceLayer<HttpRequest, HttpResponse, EndpointAddress>(params.balance, { clock, random });
     this.#balancer = balance.wrap(newEndpoint);
 
-    const metricsLayer = httpMetricsLayer(authority, metrics, clock);
+    // Metrics (and the tap events) outermost: everything below, weft's own refusals included, is
+    // counted with the destination naming chose.
+    const metricsLayer = httpMetricsLayer(authority, metrics, clock, destination);
     // Load shedding right under metrics: a shed request is still counted, and it is refused before
     // it costs a deadline timer, a retry budget deposit or a balancer pick.
     const shed = admissionLayer<HttpRequest, HttpResponse>(params.admission, {
@@ -293,10 +300,10 @@ export class OutboundHttpRoutes {
   }
 
   /** The route named `name`, its balancer fed `endpoints` (discovery's current answer). */
-  route(name: string, endpoints: readonly EndpointAddress[], authority = name): HttpRoute {
+  route(name: string, endpoints: readonly EndpointAddress[], authority = name, destination?: DestinationLabels): HttpRoute {
     let route = this.#routes.get(name);
     if (route === undefined) {
-      route = new HttpRoute(name, authority, this.#paramsFor(name), this.#deps);
+      route = new HttpRoute(name, authority, this.#paramsFor(name), this.#deps, destination);
       this.#routes.set(name, route);
     }
     route.sync(endpoints);

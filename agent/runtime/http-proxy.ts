@@ -26,6 +26,7 @@ import type { DnsEndpoints } from '../proxy/naming-view.ts';
 import { namingView, PassthroughEndpoints, StableEndpoints } from '../proxy/naming-view.ts';
 import type { ExplainAnswer, ExplainQuery, NamingView } from '../proxy/request-router.ts';
 import { RequestRouter, RoutedService } from '../proxy/request-router.ts';
+import { destinationLabels } from '../telemetry/http-metrics-layer.ts';
 import type { HttpMetrics } from '../telemetry/metrics.ts';
 import { systemClock } from '../time/clock.ts';
 
@@ -92,7 +93,7 @@ export class HttpProxy {
       counters: { count: (outcome) => metrics.detected(outcome.startsWith('opaque') ? 'opaque' : outcome, outcome) },
       clock: systemClock,
       http2: true,
-      connectionService: (dst) => new RoutedService(origin, dst, this.#router, (backend) => this.#routes.route(backend.name, backend.endpoints, backend.authority)),
+      connectionService: (dst) => new RoutedService(origin, dst, this.#router, (backend) => this.#routes.route(backend.name, backend.endpoints, backend.authority, destinationLabels(backend))),
       serve: (protocol, socket, prefix, service) => this.#serve(protocol, socket, prefix, service),
     };
   }

@@ -1,12 +1,25 @@
 // Prometheus metrics (prom-client) in Linkerd's names and labels, so existing dashboards work, plus
 // weft's own. Metrics are created here and passed to the parts that record them: never global.
 //
-// Cardinality is bounded by construction: `authority` is a Service name from discovery or the
-// literal "passthrough" (never a raw ip:port a pod happened to dial), and pod labels come from the
-// node's inventory, which is bounded by the pods one node can run.
-import { Counter, Histogram, Registry } from 'prom-client';
+// Cardinality is bounded twice. By construction: `authority` is the concrete backend naming chose
+// (a Service, a DNS name, or the literal "passthrough", never a raw ip:port a pod happened to
+// dial), and pod labels come from the node's inventory. And by a hard cap, because a dtab can turn
+// client-chosen Host values into names (/#/dns) and pods churn: past `maxAuthorities` distinct
+// authorities a new one is written as authority="overflow", and past `maxSeriesPerMetric` label
+// sets in one family a new set has its authority, destination and source written as "overflow";
+// both are counted in weft_metrics_label_overflow_total, so a flood shows instead of eating memory.
+//
+// The HTTP families carry Linkerd's label names (linkerd.io "Proxy Metrics" reference; the
+// linkerd2-proxy integration tests show them together): direction, authority, dst_namespace,
+// dst_service, tls="no_identity" with no_tls_reason="not_provided_by_service_discovery" (weft has no
+// mTLS yet, and that is what Linkerd writes for a plaintext outbound request), status_code,
+// classification, grpc_status_code. The source pod is `namespace` and `pod`: Linkerd gets those
+// from the scraped pod's own labels, a node agent writes them per request, so scrape it with
+// `honor_labels: true` or Prometheus renames them to exported_namespace/exported_pod.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { OpenMetricsContentType } from 'prom-client';
 import type { OutboundConnectionRecord } from '../proxy/outbound.ts';
+import type { SloBurnSample, SloObjectiveSample } from './slo.ts';
 
 export interface PodCaptureSample {
   readonly namespace: string;
@@ -21,6 +34,47 @@ export interface SourceLabels {
   readonly pod: string;
 }
 
+/** The concrete backend naming chose: its Service and namespace (empty when it is not a Service). */
+export interface DestinationLabels {
+  readonly namespace: string;
+  readonly service: string;
+}
+
+export const NO_DESTINATION: DestinationLabels = { namespace: '', service: '' };
+
+/** The value that stands for every label value past a cap. */
+export const OVERFLOW = 'overflow';
+
+export interface MetricsParams {
+  /** Distinct authority values kept per agent; later ones are written as "overflow". */
+  readonly maxAuthorities: number;
+  /** Distinct label sets kept per HTTP metric family; later ones collapse to "overflow". */
+  readonly maxSeriesPerMetric: number;
+}
+
+export const metricsParams: MetricsParams = { maxAuthorities: 500, maxSeriesPerMetric: 10_000 };
+
+/** A set that admits up to `limit` distinct keys, then only those it already holds. */
+export class LabelCap {
+  readonly #limit: number;
+  readonly #seen = new Set<string>();
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  admit(key: string): boolean {
+    if (this.#seen.has(key)) return true;
+    if (this.#seen.size >= this.#limit) return false;
+    this.#seen.add(key);
+    return true;
+  }
+
+  get size(): number {
+    return this.#seen.size;
+  }
+}
+
 export interface ResponseSample {
   readonly status: number;
   readonly success: boolean;
@@ -32,8 +86,8 @@ export interface ResponseSample {
 
 /** What the request path records; passed into the layers, never global. */
 export interface HttpMetrics {
-  request(authority: string, source: SourceLabels): void;
-  response(authority: string, source: SourceLabels, sample: ResponseSample): void;
+  request(authority: string, source: SourceLabels, destination?: DestinationLabels): void;
+  response(authority: string, source: SourceLabels, sample: ResponseSample, destination?: DestinationLabels): void;
   retry(authority: string, outcome: 'retried' | 'not-retried', reason: string): void;
   shed(authority: string, scope: string): void;
   breaker(authority: string, endpoint: string, to: string, reason: string): void;
@@ -45,7 +99,13 @@ export interface HttpMetrics {
 export interface MetricsDeps {
   /** Read at scrape time: the kernel's per-pod capture counters for meshed pods. */
   readonly captureCounters: () => readonly PodCaptureSample[];
+  /** Read at scrape time: SLO burn rates and objectives per route (telemetry/slo.ts). */
+  readonly slo?: { burnSamples(): readonly SloBurnSample[]; objectiveSamples(): readonly SloObjectiveSample[] };
 }
+
+// Linkerd's names (see the header); `namespace` and `pod` are the source pod's.
+const HTTP_LABELS = ['direction', 'authority', 'dst_namespace', 'dst_service', 'namespace', 'pod', 'tls', 'no_tls_reason'] as const;
+type HttpLabel = (typeof HTTP_LABELS)[number];
 
 export class AgentMetrics {
   /** One registry per exposition format, so the format can be negotiated per scrape. */
@@ -56,16 +116,19 @@ export class AgentMetrics {
   readonly #tcpRead: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
   readonly #tcpWrite: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
   readonly #tcpDuration: Histogram<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
-  readonly #requests: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod'>;
-  readonly #responses: Counter<'direction' | 'authority' | 'source_namespace' | 'source_pod' | 'status_code' | 'classification' | 'grpc_status_code' | 'error'>;
-  readonly #latency: Histogram<'direction' | 'authority' | 'status_code'>;
+  readonly #requests: Counter<HttpLabel>;
+  readonly #responses: Counter<HttpLabel | 'status_code' | 'classification' | 'grpc_status_code' | 'error'>;
+  readonly #latency: Histogram<HttpLabel | 'status_code'>;
+  readonly #overflow: Counter<'metric' | 'label'>;
+  readonly #authorities: LabelCap;
+  readonly #series: { readonly request: LabelCap; readonly response: LabelCap; readonly latency: LabelCap };
   readonly #retries: Counter<'authority' | 'outcome' | 'reason'>;
   readonly #shed: Counter<'authority' | 'scope'>;
   readonly #breaker: Counter<'authority' | 'endpoint' | 'to' | 'reason'>;
   readonly #detected: Counter<'protocol' | 'reason'>;
   readonly #overrides: Counter<'outcome'>;
 
-  constructor(deps: MetricsDeps) {
+  constructor(deps: MetricsDeps, params: MetricsParams = metricsParams) {
     this.#openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     const registers = [this.#prometheus, this.#openMetrics];
     const tcpLabels = ['direction', 'authority', 'source_namespace', 'source_pod'] as const;
@@ -81,7 +144,18 @@ export class AgentMetrics {
       labelNames: tcpLabels, registers,
       buckets: [1, 10, 100, 1000, 10_000, 60_000, 600_000, 3_600_000],
     });
-    const httpLabels = ['direction', 'authority', 'source_namespace', 'source_pod'] as const;
+    this.#authorities = new LabelCap(params.maxAuthorities);
+    this.#series = {
+      request: new LabelCap(params.maxSeriesPerMetric),
+      response: new LabelCap(params.maxSeriesPerMetric),
+      latency: new LabelCap(params.maxSeriesPerMetric),
+    };
+    this.#overflow = new Counter({
+      name: 'weft_metrics_label_overflow_total',
+      help: 'Samples written with "overflow" in place of their labels: label=authority past the distinct-authority cap, label=series past the label-set cap of that metric',
+      labelNames: ['metric', 'label'], registers,
+    });
+    const httpLabels = HTTP_LABELS;
     this.#requests = new Counter({ name: 'request_total', help: 'HTTP requests received by the proxy', labelNames: httpLabels, registers });
     this.#responses = new Counter({
       name: 'response_total', help: 'HTTP responses sent by the proxy (its own error responses included, with the error code)',
@@ -89,7 +163,9 @@ export class AgentMetrics {
     });
     this.#latency = new Histogram({
       name: 'response_latency_ms', help: 'Time from a request head to its response head, in milliseconds',
-      labelNames: ['direction', 'authority', 'status_code'], registers,
+      // status_code but not classification or grpc_status_code, as Linkerd: every label multiplies
+      // 26 buckets.
+      labelNames: [...httpLabels, 'status_code'], registers,
       // Linkerd's bucket bounds, so its dashboards' quantile queries read the same.
       buckets: [1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10_000, 20_000, 30_000, 40_000, 50_000],
     });
@@ -123,11 +199,34 @@ export class AgentMetrics {
         }
       },
     });
+    const slo = deps.slo;
+    if (slo !== undefined) {
+      new Gauge({
+        name: 'weft_slo_burn_rate',
+        help: 'Error-budget burn rate of a route\'s objective over a window: bad share / allowed share (1 spends the budget exactly over the SLO period)',
+        labelNames: ['authority', 'objective', 'window'],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of slo.burnSamples()) this.set({ authority: s.authority, objective: s.objective, window: s.window }, s.burnRate);
+        },
+      });
+      new Gauge({
+        name: 'weft_slo_objective',
+        help: 'A route\'s objective: share of requests that must succeed (success) or be within the latency threshold (latency)',
+        labelNames: ['authority', 'objective'],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of slo.objectiveSamples()) this.set({ authority: s.authority, objective: s.objective }, s.value);
+        },
+      });
+    }
   }
 
   /** Records one finished outbound connection of a pod. */
   connection(source: { readonly namespace: string; readonly pod: string }, record: OutboundConnectionRecord): void {
-    const labels = { direction: 'outbound', authority: record.route, source_namespace: source.namespace, source_pod: source.pod };
+    const labels = { direction: 'outbound', authority: this.#authority('tcp_open_total', record.route), source_namespace: source.namespace, source_pod: source.pod };
     this.#tcpOpen.inc(labels);
     const failed = record.outcome === 'connect-failed' || record.outcome === 'no-original-destination';
     this.#tcpClose.inc({
@@ -140,21 +239,49 @@ export class AgentMetrics {
     this.#tcpDuration.observe(labels, record.durationMs);
   }
 
+  /** The authority as written: itself while under the cap (or already seen), else "overflow". */
+  #authority(metric: string, authority: string): string {
+    if (this.#authorities.admit(authority)) return authority;
+    this.#overflow.inc({ metric, label: 'authority' });
+    return OVERFLOW;
+  }
+
+  /** Linkerd's labels of one request; past either cap, the unbounded ones read "overflow". */
+  #httpLabels(metric: string, cap: LabelCap, authority: string, source: SourceLabels, destination: DestinationLabels, rest: string): Record<HttpLabel, string> {
+    const written = this.#authority(metric, authority);
+    const collapsed = written === OVERFLOW;
+    const labels: Record<HttpLabel, string> = {
+      direction: 'outbound',
+      authority: written,
+      dst_namespace: collapsed ? OVERFLOW : destination.namespace,
+      dst_service: collapsed ? OVERFLOW : destination.service,
+      namespace: source.namespace,
+      pod: source.pod,
+      tls: 'no_identity',
+      no_tls_reason: 'not_provided_by_service_discovery',
+    };
+    if (cap.admit(`${labels.authority}\0${labels.dst_namespace}\0${labels.dst_service}\0${labels.namespace}\0${labels.pod}\0${rest}`)) return labels;
+    this.#overflow.inc({ metric, label: 'series' });
+    return { ...labels, authority: OVERFLOW, dst_namespace: OVERFLOW, dst_service: OVERFLOW, namespace: OVERFLOW, pod: OVERFLOW };
+  }
+
   readonly http: HttpMetrics = {
-    request: (authority, source) => {
-      this.#requests.inc({ direction: 'outbound', authority, source_namespace: source.namespace, source_pod: source.pod });
+    request: (authority, source, destination = NO_DESTINATION) => {
+      this.#requests.inc(this.#httpLabels('request_total', this.#series.request, authority, source, destination, ''));
     },
-    response: (authority, source, r) => {
-      this.#responses.inc({
-        direction: 'outbound', authority, source_namespace: source.namespace, source_pod: source.pod,
-        status_code: String(r.status), classification: r.success ? 'success' : 'failure',
-        grpc_status_code: r.grpcStatus === undefined ? '' : String(r.grpcStatus), error: r.error ?? '',
-      });
-      this.#latency.observe({ direction: 'outbound', authority, status_code: String(r.status) }, r.latencyMs);
+    response: (authority, source, r, destination = NO_DESTINATION) => {
+      const status = String(r.status);
+      const classification = r.success ? 'success' : 'failure';
+      const grpc = r.grpcStatus === undefined ? '' : String(r.grpcStatus);
+      const error = r.error ?? '';
+      const labels = this.#httpLabels('response_total', this.#series.response, authority, source, destination, `${status}\0${classification}\0${grpc}\0${error}`);
+      this.#responses.inc({ ...labels, status_code: status, classification, grpc_status_code: grpc, error });
+      const timed = this.#httpLabels('response_latency_ms', this.#series.latency, authority, source, destination, status);
+      this.#latency.observe({ ...timed, status_code: status }, r.latencyMs);
     },
-    retry: (authority, outcome, reason) => this.#retries.inc({ authority, outcome, reason }),
-    shed: (authority, scope) => this.#shed.inc({ authority, scope }),
-    breaker: (authority, endpoint, to, reason) => this.#breaker.inc({ authority, endpoint, to, reason }),
+    retry: (authority, outcome, reason) => this.#retries.inc({ authority: this.#authority('weft_retries_total', authority), outcome, reason }),
+    shed: (authority, scope) => this.#shed.inc({ authority: this.#authority('weft_load_shed_total', authority), scope }),
+    breaker: (authority, endpoint, to, reason) => this.#breaker.inc({ authority: this.#authority('weft_breaker_transitions_total', authority), endpoint, to, reason }),
     detected: (protocol, reason) => this.#detected.inc({ protocol, reason }),
     override: (outcome) => this.#overrides.inc({ outcome }),
   };
