@@ -28,7 +28,7 @@ import { serviceKeyString } from './types.ts';
 export interface AdvisoryParams {
   /** Hold the last good endpoints when a good answer empties a port (or drops it) that had ready ones. */
   readonly keepLastGoodOnEmpty: boolean;
-  /** How long an empty answer or a sudden drop must persist, with the source healthy, before it is served. */
+  /** How long an empty answer or a sudden drop must persist, with the source healthy, before it is served; 0 holds nothing. */
   readonly confirmEmptyMs: number;
   /**
    * An answer keeping fewer than this percentage of a port's ready endpoints at once is held like an
@@ -87,6 +87,8 @@ export interface AdvisoryEvents {
   released(service: string, reason: HoldReason, heldMs: number): void;
   /** The answer persisted: now served as it is. */
   confirmed(service: string, reason: HoldReason, heldMs: number, answered: number): void;
+  /** A followed port's served endpoints changed (a new array): for pushing it to balancers that exist. */
+  changed(answer: AdvisoryAnswer): void;
 }
 
 export interface AdvisoryDeps {
@@ -101,7 +103,7 @@ interface Hold {
   readonly sinceWall: Date;
   /** The served set when the hold began: the last good answer. */
   readonly baseline: readonly Endpoint[];
-  readonly cancelTimer: () => void;
+  cancelTimer: () => void;
 }
 
 interface Entry {
@@ -198,6 +200,7 @@ export class AdvisoryTable {
       entry.identity = identityOf(match);
       entry.answered = match.endpoints.length;
       entry.current = answerOf(match, match.endpoints);
+      this.#deps.events?.changed?.(entry.current);
       return;
     }
     const answered = match?.endpoints ?? [];
@@ -219,12 +222,9 @@ export class AdvisoryTable {
       }
     } else if (drop !== undefined) {
       const baseline = entry.current.endpoints;
-      entry.hold = {
-        reason: drop, since: this.#deps.clock.now(), sinceWall: this.#deps.wallClock(), baseline,
-        cancelTimer: this.#deps.clock.setTimer(this.#params.confirmEmptyMs, () => {
-          if (this.#entries.get(key) === entry) this.#evaluate(key, entry);
-        }),
-      };
+      const started: Hold = { reason: drop, since: this.#deps.clock.now(), sinceWall: this.#deps.wallClock(), baseline, cancelTimer: () => undefined };
+      entry.hold = started;
+      this.#armConfirmation(key, entry, started);
       this.#deps.events?.held?.(entry.current.name, drop, baseline.filter((e) => e.ready).length, answered.length);
       this.#serve(entry, merge(answered, baseline));
       return;
@@ -246,10 +246,20 @@ export class AdvisoryTable {
       before += 1;
       if (gone?.has(endpointKey(endpoint)) === true) announced += 1;
     }
-    if (before === 0) return undefined;
+    if (before === 0 || this.#params.confirmEmptyMs === 0) return undefined;
     const after = answered.length + announced;
     if (after === 0) return this.#params.keepLastGoodOnEmpty ? 'empty-unconfirmed' : undefined;
     return after * 100 < before * this.#params.panicThresholdPercent ? 'drop-unconfirmed' : undefined;
+  }
+
+  /** Evaluates the hold again when it falls due (a timer may fire a little early: then again for the rest). */
+  #armConfirmation(key: string, entry: Entry, hold: Hold): void {
+    const left = hold.since + this.#params.confirmEmptyMs - this.#deps.clock.now();
+    hold.cancelTimer = this.#deps.clock.setTimer(Math.max(1, left), () => {
+      if (this.#entries.get(key) !== entry || entry.hold !== hold) return;
+      if (hold.since + this.#params.confirmEmptyMs > this.#deps.clock.now()) this.#armConfirmation(key, entry, hold);
+      else this.#evaluate(key, entry);
+    });
   }
 
   #endHold(entry: Entry): void {
@@ -262,6 +272,7 @@ export class AdvisoryTable {
     const current = entry.current.endpoints;
     if (endpoints === current || isDeepStrictEqual(endpoints, current)) return;
     entry.current = { ...entry.current, endpoints };
+    this.#deps.events?.changed?.(entry.current);
   }
 }
 

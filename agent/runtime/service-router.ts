@@ -16,6 +16,12 @@ import { systemClock } from '../time/clock.ts';
 
 export interface ServiceRouter extends OutboundRouter {
   status(): unknown;
+  /**
+   * Called when a routed service's served endpoints change (a new array), outside any route() call:
+   * for pushing them to a balancer that exists (an HTTP route whose connections stay open would
+   * otherwise learn of it only with the next routed connection). Returns the unsubscribe.
+   */
+  onChange(listener: (decision: RouteDecision & { readonly kind: 'service' }) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -53,10 +59,12 @@ export function serviceRouter(source: TableSource | undefined, log: Log, options
     return {
       route: () => passthrough,
       status: () => ({ source: 'none (set discovery.file or WEFT_DISCOVERY_FILE, or run in a cluster)', services: 0, stale: [] }),
+      onChange: () => () => undefined,
       close: () => Promise.resolve(),
     };
   }
   const metrics = options.metrics ?? noDiscoveryMetrics;
+  const changeListeners = new Set<(decision: RouteDecision & { readonly kind: 'service' }) => void>();
   const id = source.id;
   // Pushed once per burst of changes (a table update can start or end many holds at once).
   let staleQueued = false;
@@ -85,6 +93,9 @@ export function serviceRouter(source: TableSource | undefined, log: Log, options
       confirmed: (service, reason, heldMs, answered) => {
         log('info', 'discovery answer confirmed: now served as it is', { source: id, service, reason, heldMs: Math.round(heldMs), answered });
         staleChanged();
+      },
+      changed: (answer) => {
+        for (const listener of changeListeners) listener(answer);
       },
     },
   });
@@ -119,9 +130,14 @@ export function serviceRouter(source: TableSource | undefined, log: Log, options
     status(): ServiceRouterStatus {
       return { ...source.status(), advisory: advisory.params, stale: advisory.stale() };
     },
+    onChange(listener) {
+      changeListeners.add(listener);
+      return () => changeListeners.delete(listener);
+    },
     close: () => {
       unsubscribeTable();
       unsubscribeHealth?.();
+      changeListeners.clear();
       advisory.close();
       return source.close();
     },

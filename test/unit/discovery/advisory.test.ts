@@ -187,6 +187,35 @@ describe('AdvisoryTable', () => {
     assert.equal(h.advisory.size, 0);
   });
 
+  it('confirms a hold even when its timer fires early (it waits out the rest)', () => {
+    const clock = new FakeClock();
+    // A timer that fires 1 ms early, as setTimeout may against performance.now().
+    const early = { now: () => clock.now(), setTimer: (ms: number, fn: () => void) => clock.setTimer(ms > 1 ? ms - 1 : ms, fn) };
+    const advisory = new AdvisoryTable(table([1, 2]), { ...advisoryParams, confirmEmptyMs: 1_000 }, { clock: early, wallClock: () => new Date() });
+    advisory.lookup(IP, 80);
+    advisory.update(table([]));
+    clock.advance(999);
+    assert.equal(advisory.lookup(IP, 80)?.endpoints.length, 2);
+    clock.advance(1);
+    assert.equal(advisory.lookup(IP, 80)?.endpoints.length, 0);
+  });
+
+  it('tells `changed` of each new served array, and of nothing when a table leaves the port as it was', () => {
+    const clock = new FakeClock();
+    const changed: string[][] = [];
+    const advisory = new AdvisoryTable(table([1, 2, 3]), advisoryParams, {
+      clock, wallClock: () => new Date(), events: { changed: (answer) => changed.push(answer.endpoints.map(endpointKey)) },
+    });
+    advisory.lookup(IP, 80);
+    advisory.update(table([1, 2, 3]));
+    assert.deepEqual(changed, []);
+    advisory.update(table([1, 2]));
+    advisory.update(table([]));
+    assert.deepEqual(changed, [keys(1, 2)], 'held: nothing changes for the balancer');
+    clock.advance(advisoryParams.confirmEmptyMs);
+    assert.deepEqual(changed, [keys(1, 2), []]);
+  });
+
   it('refuses parameters out of range', () => {
     assert.throws(() => harness(table([1]), { panicThresholdPercent: 101 }), /panicThresholdPercent/);
     assert.throws(() => harness(table([1]), { confirmEmptyMs: -1 }), /confirmEmptyMs/);

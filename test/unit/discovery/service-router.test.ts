@@ -68,6 +68,8 @@ describe('serviceRouter', () => {
     const router = serviceRouter(source, (level, message) => logs.push(`${level} ${message}`), {
       clock, wallClock: () => new Date(Date.UTC(2026, 0, 1) + clock.now()), metrics, advisory: { ...advisoryParams, confirmEmptyMs: 1_000 },
     });
+    const pushed: number[] = [];
+    router.onChange((decision) => pushed.push(decision.endpoints.length));
     source.publish(table([1, 2]));
     const first = router.route(DST);
     assert.ok(first.kind === 'service');
@@ -101,6 +103,7 @@ describe('serviceRouter', () => {
     assert.equal(counted.filter((c) => c.startsWith('table')).length, 2);
     assert.ok(logs.some((l) => l.startsWith('warn discovery answer held')));
     assert.ok(logs.some((l) => l.startsWith('info discovery answer confirmed')));
+    assert.deepEqual(pushed, [0], 'pushed once: when the empty answer was confirmed (the hold changed nothing)');
     await router.close();
   });
 
