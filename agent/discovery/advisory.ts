@@ -239,12 +239,15 @@ export class AdvisoryTable {
   /** Whether an answer, against the last good set, is a blink to hold; undefined: serve it. */
   #drop(baseline: readonly Endpoint[], answered: readonly Endpoint[], leaving: readonly Endpoint[]): HoldReason | undefined {
     let before = 0;
+    // Ready endpoints the answer no longer serves but lists as terminating: announced, not vanished.
     let announced = 0;
     const gone = leaving.length === 0 ? undefined : new Set(leaving.map(endpointKey));
+    const kept = gone === undefined ? undefined : new Set(answered.map(endpointKey));
     for (const endpoint of baseline) {
       if (!endpoint.ready) continue;
       before += 1;
-      if (gone?.has(endpointKey(endpoint)) === true) announced += 1;
+      const key = endpointKey(endpoint);
+      if (gone?.has(key) === true && kept?.has(key) !== true) announced += 1;
     }
     if (before === 0 || this.#params.confirmEmptyMs === 0) return undefined;
     const after = answered.length + announced;
