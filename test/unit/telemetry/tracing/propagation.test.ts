@@ -23,7 +23,7 @@ const context: fc.Arbitrary<TraceContext> = fc.record({
 
 function parentOf(incoming: Incoming): TraceContext {
   assert.equal(incoming.kind, 'parent');
-  return (incoming as Extract<Incoming, { kind: 'parent' }>).parent;
+  return incoming.kind === 'parent' ? incoming.parent : assert.fail('no parent');
 }
 
 describe('W3C traceparent', () => {
