@@ -48,10 +48,24 @@ export class RecentFailures {
   }
 }
 
+/** What weft's own error answers mean, in words, for the codes a route's requests end with. */
+const meanings: Readonly<Record<string, string>> = {
+  WEFT_E_HTTP_UPSTREAM: 'upstream connection failed or was reset',
+  WEFT_E_RESILIENCE_DEADLINE_EXCEEDED: 'deadline exceeded',
+  WEFT_E_RESILIENCE_TRY_TIMEOUT: 'per-try timeout',
+  WEFT_E_RESILIENCE_LOAD_SHED: 'load shed: too many requests in flight',
+  WEFT_E_RESILIENCE_RETRY_BUDGET_EXHAUSTED: 'retry budget exhausted',
+  WEFT_E_BALANCE_NO_ENDPOINTS: 'no endpoints',
+  WEFT_E_BALANCE_ALL_EJECTED: 'every endpoint ejected by failure accrual',
+  WEFT_E_NAMING_NO_ROUTE: 'no route: the dtab binds the name to nothing',
+  WEFT_E_NAMING_EMPTY: 'the name binds to an empty set of endpoints',
+  WEFT_E_NAMING_FAILED: 'naming failed',
+};
+
 /** The reason shown for a failed response: weft's message, or the upstream's status. */
 export function failureReason(status: number, grpcStatus: number | undefined, error: string | undefined, message: string | undefined): string {
   if (message !== undefined && message !== '') return error === undefined ? message : `${error}: ${message}`;
-  if (error !== undefined) return error;
+  if (error !== undefined) return `${meanings[error] ?? error} (${error}, weft answered ${status})`;
   if (grpcStatus !== undefined && grpcStatus !== 0) return `upstream answered gRPC status ${grpcStatus}`;
   return `upstream answered HTTP ${status}`;
 }

@@ -41,6 +41,9 @@ const windowNames = Object.keys(sloWindows) as SloWindow[];
 
 export type SloParamsFor = (authority: string) => SloParams;
 
+/** Where routes past SloTracker's cap are counted together. */
+export const SLO_OVERFLOW = 'overflow';
+
 /** Burn rate of `bad` out of `total` against an objective; undefined without requests. */
 export function burnRate(bad: number, total: number, objective: number): number | undefined {
   if (total <= 0) return undefined;
@@ -94,15 +97,25 @@ export class SloTracker {
   readonly #clock: Clock;
   readonly #windowParams: OutcomeWindowParams;
   readonly #routes = new Map<string, Tracked>();
+  readonly #maxRoutes: number;
 
-  constructor(paramsFor: SloParamsFor | SloParams, clock: Clock, windowParams: OutcomeWindowParams = outcomeWindowParams) {
+  constructor(paramsFor: SloParamsFor | SloParams, clock: Clock, options: { readonly window?: OutcomeWindowParams; readonly maxRoutes?: number } = {}) {
     this.#paramsFor = typeof paramsFor === 'function' ? paramsFor : () => paramsFor;
     this.#clock = clock;
-    this.#windowParams = windowParams;
+    this.#windowParams = options.window ?? outcomeWindowParams;
+    // About 13 KB a route: 1000 routes are 13 MB at most.
+    this.#maxRoutes = options.maxRoutes ?? 1000;
   }
 
   record(authority: string, success: boolean, latencyMs: number): void {
     let tracked = this.#routes.get(authority);
+    // A dtab can turn client-chosen Host values into names: past maxRoutes, new ones share one
+    // "overflow" entry (as the metrics' label cap does), so memory stays bounded.
+    if (tracked === undefined && this.#routes.size >= this.#maxRoutes) {
+      this.#forgetQuiet();
+      if (this.#routes.size >= this.#maxRoutes) authority = SLO_OVERFLOW;
+      tracked = this.#routes.get(authority);
+    }
     if (tracked === undefined) {
       const params = this.#paramsFor(authority);
       tracked = { params, window: new OutcomeWindow(params.latencyThresholdMs, this.#windowParams) };

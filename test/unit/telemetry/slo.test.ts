@@ -112,6 +112,21 @@ describe('SloTracker', () => {
   });
 });
 
+describe('SloTracker route cap', () => {
+  it('counts routes past the cap together as "overflow", and makes room once old ones go quiet', () => {
+    const clock = new FakeClock(0);
+    const slo = new SloTracker(sloParams, clock, { maxRoutes: 2 });
+    slo.record('a', true, 1);
+    slo.record('b', true, 1);
+    slo.record('c', false, 1);
+    slo.record('d', false, 1);
+    assert.deepEqual(slo.all().map((s) => [s.authority, s.windows['5m'].requests]), [['a', 1], ['b', 1], ['overflow', 2]]);
+    clock.advance(2 * 60 * MIN);
+    slo.record('e', true, 1);
+    assert.deepEqual(slo.all().map((s) => s.authority), ['e']);
+  });
+});
+
 describe('RecentFailures', () => {
   const failure = (n: number): Parameters<RecentFailures['add']>[0] => ({
     at: new Date(n).toISOString(), authority: 'a', source: 'ns/p', status: 503, grpcStatus: undefined, error: undefined, reason: `r${n}`, latencyMs: 1,
@@ -127,6 +142,8 @@ describe('RecentFailures', () => {
   it('says why: weft’s message with its code, else what the upstream answered', () => {
     assert.equal(failureReason(504, undefined, 'WEFT_E_X', 'deadline passed'), 'WEFT_E_X: deadline passed');
     assert.equal(failureReason(503, undefined, undefined, undefined), 'upstream answered HTTP 503');
+    assert.equal(failureReason(504, undefined, 'WEFT_E_RESILIENCE_DEADLINE_EXCEEDED', undefined), 'deadline exceeded (WEFT_E_RESILIENCE_DEADLINE_EXCEEDED, weft answered 504)');
+    assert.equal(failureReason(502, undefined, 'WEFT_E_SOMETHING_NEW', undefined), 'WEFT_E_SOMETHING_NEW (WEFT_E_SOMETHING_NEW, weft answered 502)');
     assert.equal(failureReason(200, 14, undefined, undefined), 'upstream answered gRPC status 14');
   });
 });
