@@ -23,7 +23,11 @@ import { PodCapture, podCaptureParams } from './pod-capture.ts';
 import type { CapturePod, PodListeners, PodPlacement, ReadyPlacement } from './pod-capture.ts';
 import { RecentConnections } from './status.ts';
 import { AgentMetrics } from '../telemetry/metrics.ts';
-import type { PodCaptureSample } from '../telemetry/metrics.ts';
+import type { HttpMetrics, PodCaptureSample } from '../telemetry/metrics.ts';
+import { failureReason, RecentFailures } from '../telemetry/recent-failures.ts';
+import { SloTracker, sloParams } from '../telemetry/slo.ts';
+import type { SloParamsFor } from '../telemetry/slo.ts';
+import { systemClock } from '../time/clock.ts';
 
 export interface AgentPorts {
   readonly interceptor: InterceptorPort;
@@ -72,6 +76,8 @@ export interface AgentSettings {
   readonly http1: Http1ServerParams;
   /** The base dtab: the default one plus what configuration adds. */
   readonly dtab: Dtab;
+  /** Objectives per route (telemetry.slo); the defaults when absent. */
+  readonly slo?: SloParamsFor;
 }
 
 export class RunningAgent {
@@ -81,6 +87,10 @@ export class RunningAgent {
   readonly #capture: PodCapture;
   readonly recent = new RecentConnections();
   readonly metrics: AgentMetrics;
+  /** Success rate, latency and SLO burn rates per route, over 5 m and 1 h. */
+  readonly slo: SloTracker;
+  /** The latest failed requests with their reasons (status page, `weft status`). */
+  readonly failures = new RecentFailures();
   readonly #http: HttpProxy;
   /** How a request would be named and routed (the admin /explain endpoint). */
   readonly explain = (query: ExplainQuery): ExplainAnswer => this.#http.explain(query);
@@ -97,9 +107,10 @@ export class RunningAgent {
     this.#ports = ports;
     this.#settings = settings;
     this.#log = log;
-    this.metrics = new AgentMetrics({ captureCounters: () => this.#captureSamples() });
+    this.slo = new SloTracker(settings.slo ?? sloParams, systemClock);
+    this.metrics = new AgentMetrics({ captureCounters: () => this.#captureSamples(), slo: this.slo });
     this.#http = new HttpProxy(settings.routes, settings.detect, settings.http1, {
-      metrics: this.metrics.http,
+      metrics: this.#observed(this.metrics.http),
       log: logFunction(log.child({ area: 'proxy' })),
       services: ports.services,
       dtab: settings.dtab,
@@ -157,9 +168,36 @@ export class RunningAgent {
       pods,
       captureFailures: Object.fromEntries(this.#capture.failures),
       discovery: this.#ports.router.status(),
-      routes: this.#http.routes(),
+      // Each route with its objectives, success rate, latency and burn rates (null: no requests yet).
+      routes: this.#http.routes().map((route) => ({ ...route, slo: this.slo.status(route.authority) ?? null })),
+      // Every route measured in the last hour, idle-closed ones and "passthrough" included.
+      slo: this.slo.all(),
+      failures: { total: this.failures.total, recent: this.failures.list() },
       dns: this.#ports.dns?.status(),
       connections: { totals: this.recent.totals, recent: this.recent.list() },
+    };
+  }
+
+  /** The proxy's metrics sink, also feeding the SLO windows and the ring of recent failures. */
+  #observed(inner: HttpMetrics): HttpMetrics {
+    return {
+      ...inner,
+      response: (...args: Parameters<HttpMetrics['response']>) => {
+        inner.response(...args);
+        const [authority, source, sample] = args;
+        this.slo.record(authority, sample.success, sample.latencyMs);
+        if (sample.success) return;
+        this.failures.add({
+          at: new Date().toISOString(),
+          authority,
+          source: source.namespace === '' ? '' : `${source.namespace}/${source.pod}`,
+          status: sample.status,
+          grpcStatus: sample.grpcStatus,
+          error: sample.error,
+          reason: failureReason(sample.status, sample.grpcStatus, sample.error, undefined),
+          latencyMs: sample.latencyMs,
+        });
+      },
     };
   }
 

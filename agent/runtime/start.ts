@@ -23,6 +23,8 @@ import { serviceRouter } from './service-router.ts';
 import type { TableSource } from './service-router.ts';
 import { DiscoveryFileSource } from '../discovery/file-source.ts';
 import { explainHandler } from '../admin/explain.ts';
+import { statusPageHandler } from '../admin/status-page.ts';
+import { sloParamsFromConfig } from '../config/telemetry.ts';
 import { ServiceTable } from '../discovery/service-table.ts';
 import { DnsDiscoverySource } from '../discovery/dns-source.ts';
 import { defaultDtab } from '../naming/default-dtab.ts';
@@ -101,6 +103,7 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       routes: routeParamsFromConfig(config.proxy),
       http1: http1ServerParamsFromConfig(config.proxy),
       dtab: [...defaultDtab, ...parseDtab(config.naming.dtab)],
+      slo: sloParamsFromConfig(config.telemetry.slo),
     }, log);
     const agent = running;
     admin = createAdminServer({
@@ -115,6 +118,8 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       return { status: 200, headers: { 'content-type': contentType }, body };
     });
     admin.router.get('/explain', explainHandler(agent.explain));
+    // The status page: /status for a person (pods, routes with SLOs, endpoints, latest failures).
+    admin.router.get('/', statusPageHandler({ status: () => agent.status() }));
     const bound = await admin.listen();
     log.info({ admin: bound.url, podsRoot, pins: bpfPinPath(config.bpf) }, 'weft agent started');
     const server = admin;
