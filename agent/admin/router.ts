@@ -10,12 +10,27 @@ export interface AdminRequest {
   readonly path: string;
   readonly query: URLSearchParams;
   readonly headers: IncomingHttpHeaders;
+  /** The request body as text, for methods that carry one (PUT, POST); empty for GET and HEAD. */
+  readonly body?: string;
+}
+
+/** Where a streaming answer writes: the response, after its head (chunked). */
+export interface AdminStreamSink {
+  /** Writes a chunk; false when the client's buffer is full (wait for 'drain' before the next). */
+  write(chunk: string): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  readonly writableLength: number;
 }
 
 export interface AdminResponse {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body: string | Uint8Array;
+  /**
+   * A streaming answer (tap): written after the head, chunked, until it resolves; `signal` aborts
+   * when the client goes away or the server closes. `body` is ignored then.
+   */
+  readonly stream?: (sink: AdminStreamSink, signal: AbortSignal) => Promise<void>;
 }
 
 export type AdminHandler = (request: AdminRequest) => AdminResponse | Promise<AdminResponse>;

@@ -1,7 +1,8 @@
 // The admin HTTP server (node:http): status, liveness and readiness on the host, bound to
 // 127.0.0.1:4191 by default so pods can never reach it. Small and defensive: short header and
-// request timeouts, bodies ignored, every error answered as JSON, and a bind failure turned into
-// a message that says what to change.
+// request timeouts, bodies ignored but for PUT/POST (read up to 8 KiB, else 413), every error
+// answered as JSON, and a bind failure turned into a message that says what to change. A handler
+// may stream its answer (tap): chunked, ended when it is done or the client leaves.
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -60,6 +61,8 @@ export class AdminServer {
   readonly #log: AdminLog;
   #bound: AdminAddress | undefined;
   #closing: Promise<void> | undefined;
+  /** Streaming answers in progress: ended at close() instead of holding it for the grace period. */
+  readonly #streams = new Set<AbortController>();
 
   constructor(options: AdminServerOptions) {
     this.#options = options;
@@ -131,23 +134,27 @@ export class AdminServer {
         resolve();
       });
       this.#server.closeIdleConnections();
+      for (const stream of this.#streams) stream.abort();
     });
     return this.#closing;
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    // Bodies are never read; draining keeps a keep-alive connection usable after one was sent.
-    request.resume();
     let answer: AdminResponse;
     const method = request.method ?? 'GET';
     let path = '/';
+    // Bodies are read only for methods that carry one; draining the rest keeps a keep-alive
+    // connection usable after one was sent.
+    const body = method === 'PUT' || method === 'POST' ? await readBody(request, MAX_BODY_BYTES) : (request.resume(), '');
     try {
       const url = new URL(request.url ?? '/', 'http://admin.invalid');
       path = url.pathname;
       const match = this.router.match(method, path);
       switch (match.kind) {
         case 'found':
-          answer = await match.handler({ method, path, query: url.searchParams, headers: request.headers });
+          answer = body === undefined
+            ? jsonResponse(413, { error: `the request body is larger than ${MAX_BODY_BYTES} bytes` })
+            : await match.handler({ method, path, query: url.searchParams, headers: request.headers, body });
           break;
         case 'method-not-allowed':
           answer = jsonResponse(405, { error: `${method} is not allowed on ${path}; allowed: ${match.allow.join(', ')}` }, { headers: { allow: match.allow.join(', ') } });
@@ -161,6 +168,10 @@ export class AdminServer {
       answer = jsonResponse(500, { error: `${method} ${path} failed: ${describeError(error)}` });
     }
     if (response.destroyed) return;
+    if (answer.stream !== undefined) {
+      await this.#stream(answer, answer.stream, response, method, path);
+      return;
+    }
     try {
       const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
       response.writeHead(answer.status, { ...answer.headers, 'content-length': String(body.byteLength) });
@@ -171,6 +182,45 @@ export class AdminServer {
       response.destroy();
     }
   }
+
+  /** A streaming answer: head now, chunks as the handler writes them, ended when it resolves. */
+  async #stream(answer: AdminResponse, stream: NonNullable<AdminResponse['stream']>, response: ServerResponse, method: string, path: string): Promise<void> {
+    const abort = new AbortController();
+    const onClose = (): void => abort.abort();
+    response.once('close', onClose);
+    this.#streams.add(abort);
+    // A stream outlives the request timeout; only the client leaving or close() ends it early.
+    response.socket?.setTimeout(0);
+    try {
+      response.writeHead(answer.status, { ...answer.headers });
+      response.flushHeaders();
+      await stream(response, abort.signal);
+      if (!response.destroyed) response.end();
+    } catch (error) {
+      this.#log('error', 'admin stream failed', { method, path, error: describeError(error) });
+      response.destroy();
+    } finally {
+      response.off('close', onClose);
+      this.#streams.delete(abort);
+    }
+  }
+}
+
+const MAX_BODY_BYTES = 8 * 1024;
+
+/** The body as UTF-8 text, or undefined when it is longer than `limit` (the rest is drained). */
+function readBody(request: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    request.on('end', () => resolve(size > limit ? undefined : Buffer.concat(chunks).toString('utf8')));
+    request.on('error', () => resolve(undefined));
+    request.on('close', () => resolve(size > limit ? undefined : Buffer.concat(chunks).toString('utf8')));
+  });
 }
 
 export function createAdminServer(options: AdminServerOptions): AdminServer {

@@ -44,6 +44,9 @@ export type SloConfig = z.output<typeof sloSchema>;
 
 export const telemetrySchema = section({
   slo: sloSchema.prefault({}),
+  // One JSON line per request on stdout (telemetry/access-log.ts); off by default: a busy node
+  // writes a lot of them.
+  accessLog: z.boolean({ error: 'must be true or false' }).prefault(false),
 });
 
 export type TelemetryConfig = z.output<typeof telemetrySchema>;

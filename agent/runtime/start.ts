@@ -13,7 +13,10 @@ import { InventoryFileSource } from '../inventory/file-source.ts';
 import { MeshInventory } from '../inventory/mesh-inventory.ts';
 import { PodResolver } from '../inventory/resolver.ts';
 import type { InventorySource } from '../inventory/types.ts';
-import { createLogger, logFunction } from '../telemetry/log.ts';
+import { createLogger, isLogLevel, LOG_LEVELS, logFunction, setLogLevel } from '../telemetry/log.ts';
+import { AccessLog } from '../telemetry/access-log.ts';
+import { addLogLevelRoutes } from '../admin/log-level.ts';
+import { tapHandler } from '../admin/tap.ts';
 import type { Logger } from '../telemetry/log.ts';
 import { RunningAgent } from './agent.ts';
 import type { AgentPorts, InterceptorPort } from './agent.ts';
@@ -64,6 +67,7 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
 
   let admin: AdminServer | undefined;
   let running: RunningAgent | undefined;
+  let accessLog: AccessLog | undefined;
   try {
     const cluster = await clusterSources(config);
     const discovery = config.discovery.file !== undefined ? new DiscoveryFileSource({ path: config.discovery.file }) : cluster?.discovery;
@@ -118,6 +122,18 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       return { status: 200, headers: { 'content-type': contentType }, body };
     });
     admin.router.get('/explain', explainHandler(agent.explain));
+    // The log level, changed at runtime for every part of the agent (children included).
+    addLogLevelRoutes(admin.router, {
+      levels: LOG_LEVELS,
+      get: () => log.level,
+      set: (level) => {
+        if (isLogLevel(level)) setLogLevel(log, level);
+      },
+    }, (previous, level) => log.info({ previous, level }, 'log level changed through the admin endpoint'));
+    // Live requests matching a filter (`weft tap`), from the weft:proxy:response channel.
+    admin.router.get('/tap', tapHandler());
+    // One JSON line per request when configured; a subscriber of the same channel.
+    accessLog = config.telemetry.accessLog ? new AccessLog().start() : undefined;
     // The status page: /status for a person (pods, routes with SLOs, endpoints, latest failures).
     admin.router.get('/', statusPageHandler({ status: () => agent.status() }));
     const bound = await admin.listen();
@@ -129,12 +145,14 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       log,
       waitMeshed: (count, timeoutMs) => waitMeshed(agent, count, timeoutMs),
       stop: async () => {
+        accessLog?.close();
         await agent.stop();
         await server.close();
       },
     };
   } catch (error) {
     // Whatever started must not outlive a failed start: pins and attachments especially.
+    accessLog?.close();
     if (running !== undefined) await running.stop().catch(() => undefined);
     else interceptor.close();
     await admin?.close().catch(() => undefined);

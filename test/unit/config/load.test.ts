@@ -79,6 +79,7 @@ const proxyDefaults: WeftConfig['proxy'] = {
 // telemetry.slo's defaults, read from telemetry/slo.ts as the proxy's are from their params.
 const telemetryDefaults: WeftConfig['telemetry'] = {
   slo: { successRate: sloParams.successObjective, latency: { thresholdMs: sloParams.latencyThresholdMs, objective: sloParams.latencyObjective }, alertBurnRate: sloParams.alertBurnRate, routes: {} },
+  accessLog: false,
 };
 
 const defaults: WeftConfig = {
