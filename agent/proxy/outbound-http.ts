@@ -1,7 +1,7 @@
 // The outbound HTTP wiring: the route stack every request of a meshed pod goes through, pushed
 // here in order, outermost first (Finagle's StackClient, linkerd2-proxy's outbound http stack).
 //
-//   metrics → load-shed → deadline → retry + budget → balance → failure accrual → endpoint client
+//   tracing → metrics → load-shed → deadline → retry + budget → balance → failure accrual → endpoint client
 //
 // One route per logical destination (a Service's port, or one address dialled directly), shared by
 // every pod on the node: budgets, latency estimates and breakers learn from all of the node's
@@ -30,6 +30,8 @@ import type { AttemptResult, RetryRequest } from '../resilience/retry-policy.ts'
 import type { CallContext, Service } from '../stack/service.ts';
 import { grpcStatusOf } from '../telemetry/http-metrics-layer.ts';
 import { httpMetricsLayer } from '../telemetry/http-metrics-layer.ts';
+import type { TracingDeps, TracingParams } from '../telemetry/tracing/tracing-layer.ts';
+import { tracingLayer } from '../telemetry/tracing/tracing-layer.ts';
 import type { DestinationLabels, HttpMetrics } from '../telemetry/metrics.ts';
 import { noteUpstream } from '../telemetry/tap.ts';
 import type { Clock } from '../time/clock.ts';
@@ -64,6 +66,8 @@ export interface OutboundHttpDeps {
   readonly wallClock: () => number;
   readonly metrics: HttpMetrics;
   readonly pools: Pick<EndpointClientDeps, 'http1' | 'http2' | 'defaultOrigin'>;
+  /** A span per request, trace context propagated (telemetry/tracing); absent: no tracing layer. */
+  readonly tracing?: { readonly params: TracingParams; readonly deps: TracingDeps };
 }
 
 export interface RouteStatus {
@@ -208,12 +212,16 @@ export class HttpRoute implements Service<HttpRequest, HttpResponse> {
     const top = deadline.wrap(new RetireReplay(retried));
     const admitted = shed.wrap(top);
     this.#admission = admitted;
-    this.#service = metricsLayer.wrap(admitted);
+    const measured = metricsLayer.wrap(admitted);
+    // Tracing outermost, above metrics: the span covers all the client waited for (a shed request,
+    // every retry and backoff), and the proxy span's context is written before any attempt is sent.
+    const tracing = deps.tracing === undefined ? undefined : tracingLayer(deps.tracing.params, { ...deps.tracing.deps, route: name });
+    this.#service = tracing?.wrap(measured) ?? measured;
     // The breaker layer's own role (it is built per endpoint, above, for the endpoint's key): a
     // hand-written one showed "7 in a row" only, hiding the success-rate trigger, and "0 in a row"
     // for accrual turned off.
     const accrualRole = breakerLayer<HttpRequest, HttpResponse>(params.accrual, { clock, random, classify }).role;
-    this.roles = [metricsLayer.role, shed.role, deadline.role, retry.role, balance.role, accrualRole, 'endpoint (HTTP/1.1 pool | HTTP/2 session, from the source pod)'];
+    this.roles = [...(tracing === undefined ? [] : [tracing.role]), metricsLayer.role, shed.role, deadline.role, retry.role, balance.role, accrualRole, 'endpoint (HTTP/1.1 pool | HTTP/2 session, from the source pod)'];
   }
 
   /** Discovery's endpoints for this route; a new answer (a different array) resets the balancer. */
@@ -308,6 +316,11 @@ export class OutboundHttpRoutes {
     }
     route.sync(endpoints);
     return route;
+  }
+
+  /** Discovery changed a backend's endpoints: a route that exists follows now, not at its next request. */
+  syncExisting(name: string, endpoints: readonly EndpointAddress[]): void {
+    this.#routes.get(name)?.sync(endpoints);
   }
 
   status(): RouteStatus[] {

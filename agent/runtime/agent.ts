@@ -4,6 +4,7 @@
 //   → discovery and inventory sources → pods captured as the inventory reports them.
 // Stop: pods released (cgroups unmarked, then listeners closed) → programs detached and unpinned.
 import type { Server, Socket } from 'node:net';
+import type { EndpointAddress } from '../balance/endpoint-set.ts';
 import { readFileSync } from 'node:fs';
 import { describeError, WeftError } from '../errors.ts';
 import type { Logger } from '../telemetry/log.ts';
@@ -34,6 +35,8 @@ export interface AgentPorts {
   readonly inventory: InventoryPort;
   readonly router: OutboundRouter & { status(): unknown };
   readonly services: () => ServiceLookup;
+  /** Discovery pushes endpoint changes of routed backends (the advisory layer's `changed`). */
+  readonly onServiceChange?: (listener: (change: { readonly name: string; readonly endpoints: readonly EndpointAddress[] }) => void) => () => void;
   /** The DNS source behind /#/dns names; its status is on /status. */
   readonly dns?: DnsNamerSource & DnsEndpoints & { status(): unknown; close(): Promise<void> };
   readonly locate: (pod: CapturePod) => PodPlacement;
@@ -113,6 +116,7 @@ export class RunningAgent {
       metrics: this.#observed(this.metrics.http),
       log: logFunction(log.child({ area: 'proxy' })),
       services: ports.services,
+      ...(ports.onServiceChange === undefined ? {} : { onServiceChange: ports.onServiceChange }),
       dtab: settings.dtab,
       ...(ports.dns === undefined ? {} : { dns: ports.dns }),
     });

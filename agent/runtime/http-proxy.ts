@@ -1,6 +1,7 @@
 // The request-level proxy as the running agent holds it: one set of routes and connection pools
 // for the node, and the per-pod glue that hands each detected HTTP connection to its transport.
 import type { Socket } from 'node:net';
+import type { EndpointAddress } from '../balance/endpoint-set.ts';
 import { systemRandom } from '../balance/random.ts';
 import { describeError } from '../errors.ts';
 import type { DetectParams } from '../proxy/detect/params.ts';
@@ -39,6 +40,8 @@ export interface HttpProxyDeps {
   readonly services: () => ServiceLookup;
   /** The base dtab every request is bound through. */
   readonly dtab: Dtab;
+  /** Discovery's pushes: a backend's endpoints changed (pushed to its route if it exists). */
+  readonly onServiceChange?: (listener: (change: { readonly name: string; readonly endpoints: readonly EndpointAddress[] }) => void) => () => void;
   /** Names under /#/dns and /#/dns-srv (the dtab decides what uses them). */
   readonly dns?: DnsNamerSource & DnsEndpoints;
 }
@@ -53,6 +56,7 @@ export class HttpProxy {
   readonly #router: RequestRouter;
   readonly #passthrough = new PassthroughEndpoints();
   readonly #stable = new StableEndpoints();
+  readonly #unsubscribe: (() => void) | undefined;
   #view: NamingView | undefined;
 
   constructor(routeParams: HttpRouteParams | RouteParamsFor, detect: DetectParams, http1Server: Http1ServerParams, deps: HttpProxyDeps) {
@@ -68,6 +72,9 @@ export class HttpProxy {
       metrics: deps.metrics,
       pools: { http1: this.#http1, http2: this.#http2 },
     });
+    // Balancers follow discovery as it changes, even while no request flows (the 100 ms the issue
+    // asks for, and no stale endpoints or breakers kept on /status).
+    this.#unsubscribe = deps.onServiceChange?.((change) => this.#routes.syncExisting(change.name, change.endpoints));
     this.#router = new RequestRouter({
       dtab: deps.dtab,
       namers: [...systemNamers, ...k8sNamers(() => deps.services()), ...(deps.dns === undefined ? [] : dnsNamers(deps.dns))],
@@ -107,6 +114,7 @@ export class HttpProxy {
   }
 
   async close(): Promise<void> {
+    this.#unsubscribe?.();
     await this.#routes.close();
     this.#http1.destroy();
     this.#http2.destroy();

@@ -8,7 +8,9 @@ import type { AdvisoryParams, StaleService } from '../discovery/advisory.ts';
 import { AdvisoryTable, advisoryParams } from '../discovery/advisory.ts';
 import type { DiscoveryMetrics } from '../discovery/metrics.ts';
 import { noDiscoveryMetrics } from '../discovery/metrics.ts';
-import type { ServiceTable } from '../discovery/service-table.ts';
+import { ServiceTable } from '../discovery/service-table.ts';
+import { serviceKeyString } from '../discovery/types.ts';
+import type { ServiceLookup } from '../naming/k8s-namers.ts';
 import type { DiscoverySourceStatus, SourceHealthListener } from '../discovery/types.ts';
 import type { OriginalDestination, OutboundRouter, RouteDecision } from '../proxy/outbound.ts';
 import type { Clock } from '../time/clock.ts';
@@ -22,6 +24,12 @@ export interface ServiceRouter extends OutboundRouter {
    * otherwise learn of it only with the next routed connection). Returns the unsubscribe.
    */
   onChange(listener: (decision: RouteDecision & { readonly kind: 'service' }) => void): () => void;
+  /**
+   * Services by name and by cluster IP for naming, with the advisory endpoints (the last good set
+   * while an answer is held). A new object whenever the source's table changes, so bindings
+   * cached against it are dropped then.
+   */
+  services(): ServiceLookup;
   close(): Promise<void>;
 }
 
@@ -58,6 +66,7 @@ export function serviceRouter(source: TableSource | undefined, log: Log, options
   if (source === undefined) {
     return {
       route: () => passthrough,
+      services: () => ServiceTable.empty,
       status: () => ({ source: 'none (set discovery.file or WEFT_DISCOVERY_FILE, or run in a cluster)', services: 0, stale: [] }),
       onChange: () => () => undefined,
       close: () => Promise.resolve(),
@@ -117,7 +126,33 @@ export function serviceRouter(source: TableSource | undefined, log: Log, options
     failing = undefined;
     staleChanged();
   });
+  // Naming asks by name; the advisory layer keys by cluster IP. Remember each named port's cluster
+  // IP, so a Service the source suddenly forgets is still answered from its held endpoints.
+  const clusterIpOf = new Map<string, string>();
+  const lookupFor = (table: ServiceTable): ServiceLookup => ({
+    byName(key, port) {
+      const match = table.byName(key, port);
+      const named = `${serviceKeyString(key)}|${port}`;
+      const ip = table.service(key)?.clusterIPs[0] ?? clusterIpOf.get(named);
+      if (ip === undefined) return match; // headless: nothing to hold by address
+      const answer = match === undefined ? advisory.lookup(ip, typeof port === 'number' ? port : 0) : advisory.lookup(ip, match.port);
+      if (match !== undefined) {
+        if (clusterIpOf.size >= 10_000) clusterIpOf.clear();
+        clusterIpOf.set(named, ip);
+      }
+      if (answer === undefined) return match;
+      return { port: match?.port ?? (typeof port === 'number' ? port : 0), portName: match?.portName ?? (typeof port === 'string' ? port : ''), endpoints: answer.endpoints };
+    },
+    byAddress(address, port) {
+      const answer = advisory.lookup(address, port);
+      if (answer === undefined) return table.byAddress(address, port);
+      const match = table.byAddress(address, port);
+      return { service: answer.service, port: match?.port ?? port };
+    },
+  });
+  let services = lookupFor(source.table());
   const unsubscribeTable = source.onTable((table) => {
+    services = lookupFor(table);
     metrics.tableUpdated(id);
     log('debug', 'discovery table updated', { source: id });
     advisory.update(table);
@@ -127,6 +162,7 @@ export function serviceRouter(source: TableSource | undefined, log: Log, options
     route(dst: OriginalDestination): RouteDecision {
       return advisory.lookup(dst.address, dst.port) ?? passthrough;
     },
+    services: () => services,
     status(): ServiceRouterStatus {
       return { ...source.status(), advisory: advisory.params, stale: advisory.stale() };
     },

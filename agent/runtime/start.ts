@@ -28,7 +28,6 @@ import { DiscoveryFileSource } from '../discovery/file-source.ts';
 import { explainHandler } from '../admin/explain.ts';
 import { statusPageHandler } from '../admin/status-page.ts';
 import { sloParamsFromConfig } from '../config/telemetry.ts';
-import { ServiceTable } from '../discovery/service-table.ts';
 import { DnsDiscoverySource } from '../discovery/dns-source.ts';
 import { defaultDtab } from '../naming/default-dtab.ts';
 import { parseDtab } from '../naming/parse.ts';
@@ -93,7 +92,8 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       },
       router,
       // The naming view of discovery: the source's current table (a new object on every change).
-      services: () => discovery?.table() ?? ServiceTable.empty,
+      services: () => router.services(),
+      onServiceChange: (listener) => router.onChange(listener),
       dns,
       locate: (pod) => resolver.resolve(pod),
       // Host facts (systeminformation) are gathered once in the background; /status shows them
@@ -122,6 +122,8 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       return { status: 200, headers: { 'content-type': contentType }, body };
     });
     admin.router.get('/explain', explainHandler(agent.explain));
+    // The status page: /status for a person (pods, routes with SLOs, endpoints, latest failures).
+    admin.router.get('/', statusPageHandler({ status: () => agent.status() }));
     // The log level, changed at runtime for every part of the agent (children included).
     addLogLevelRoutes(admin.router, {
       levels: LOG_LEVELS,
@@ -134,8 +136,6 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
     admin.router.get('/tap', tapHandler());
     // One JSON line per request when configured; a subscriber of the same channel.
     accessLog = config.telemetry.accessLog ? new AccessLog().start() : undefined;
-    // The status page: /status for a person (pods, routes with SLOs, endpoints, latest failures).
-    admin.router.get('/', statusPageHandler({ status: () => agent.status() }));
     const bound = await admin.listen();
     log.info({ admin: bound.url, podsRoot, pins: bpfPinPath(config.bpf) }, 'weft agent started');
     const server = admin;

@@ -209,8 +209,8 @@ describe('naming with Services from the Kubernetes API, end to end', { skip: lab
     const [web1, web2, web3] = webPods as [LabPod, LabPod, LabPod];
     // Measured from just before apply() (the fixture has no event hook; apply writes the event to
     // the open watches synchronously) to the first /status poll listing the new set, with requests
-    // flowing: a route's balancer learns discovery's answer per request (see the todo test at the
-    // end). Also reported, not asserted: when web-3's server saw its first request.
+    // flowing (the last test shows the same with none). Also reported, not asserted: when web-3's
+    // server saw its first request.
     const running = load('/t2/', 1500);
     await sleep(300);
     const followed = await follow(() => api.apply('endpointslices', webSlice([web1, web2, web3])), [key(web1), key(web2), key(web3)]);
@@ -350,12 +350,9 @@ describe('naming with Services from the Kubernetes API, end to end', { skip: lab
     assert.ok(agent?.running, 'the agent is still up');
   });
 
-  // Agent bug: a route's balancer is fed discovery's answer only when a request is routed through
-  // it (RoutedService → OutboundHttpRoutes.route → HttpRoute.sync); nothing subscribes the live
-  // routes to discovery changes. So with no traffic /status keeps the old endpoints indefinitely,
-  // and a removed endpoint's pooled connections and breaker stay until the next request. Todo
-  // until discovery changes are pushed to the routes that exist.
-  it('the balancer follows a watch event within 100 ms with no request flowing', { todo: 'routes sync their balancer only per request' }, async (t) => {
+  // Discovery pushes each change of a routed backend to its route (the advisory layer's `changed`
+  // → OutboundHttpRoutes.syncExisting), so a balancer follows even while no request flows.
+  it('the balancer follows a watch event within 100 ms with no request flowing', async (t) => {
     const [web1, , web3] = webPods as [LabPod, LabPod, LabPod];
     // The slice is good again (it was malformed above) and has web-3 back; nothing is sent meanwhile.
     let idle: number | undefined;
@@ -369,5 +366,21 @@ describe('naming with Services from the Kubernetes API, end to end', { skip: lab
     assert.equal(r.status, 200);
     assert.deepEqual(await routeKeys(), [key(web1), key(web3)].sort(), 'the next request brings the route up to date');
     assert.ok(idle !== undefined && idle <= FOLLOW_MS, `no traffic: the route followed in ${idle?.toFixed(1) ?? 'more than 1000'} ms (> ${FOLLOW_MS})`);
+  });
+
+  it('an empty answer for a Service with live endpoints is held: the balancer keeps the last good set, marked stale', async () => {
+    const [web1, , web3] = webPods as [LabPod, LabPod, LabPod];
+    api.apply('endpointslices', webSlice([]));
+    await sleep(300);
+    for (let i = 0; i < 4; i++) {
+      const r = await http.request(toWeb(`/t9/held-${i}`));
+      assert.equal(r.status, 200, 'requests keep flowing to the last good endpoints');
+    }
+    assert.deepEqual(await routeKeys(), [key(web1), key(web3)].sort(), 'the balancer kept the last good set');
+    const stale = (await agent?.status<{ discovery: { stale: Array<{ service: string; reason: string; served: number; answered: number }> } }>())?.discovery.stale ?? [];
+    assert.deepEqual(stale.map((s) => [s.service, s.reason, s.served, s.answered]), [['shop/web:http', 'empty-unconfirmed', 2, 0]]);
+    // The endpoints come back before confirmation: the hold is released, nothing stale.
+    api.apply('endpointslices', webSlice([web1, web3]));
+    await waitFor(async () => ((await agent?.status<{ discovery: { stale: unknown[] } }>())?.discovery.stale.length === 0 ? true : undefined), { timeoutMs: 2000, what: 'the hold released' });
   });
 });
