@@ -32,8 +32,6 @@ import { grpcStatusOf } from '../telemetry/http-metrics-layer.ts';
 import { httpMetricsLayer } from '../telemetry/http-metrics-layer.ts';
 import type { TracingDeps, TracingParams } from '../telemetry/tracing/tracing-layer.ts';
 import { tracingLayer } from '../telemetry/tracing/tracing-layer.ts';
-import type { TracingDeps, TracingParams } from '../telemetry/tracing/tracing-layer.ts';
-import { tracingLayer } from '../telemetry/tracing/tracing-layer.ts';
 import type { DestinationLabels, HttpMetrics } from '../telemetry/metrics.ts';
 import { noteUpstream } from '../telemetry/tap.ts';
 import type { Clock } from '../time/clock.ts';
@@ -68,8 +66,6 @@ export interface OutboundHttpDeps {
   readonly wallClock: () => number;
   readonly metrics: HttpMetrics;
   readonly pools: Pick<EndpointClientDeps, 'http1' | 'http2' | 'defaultOrigin'>;
-  /** A span per request, trace context propagated (telemetry/tracing); absent: no tracing layer. */
-  readonly tracing?: { readonly params: TracingParams; readonly deps: TracingDeps };
   /** A span per request, trace context propagated (telemetry/tracing); absent: no tracing layer. */
   readonly tracing?: { readonly params: TracingParams; readonly deps: TracingDeps };
 }
