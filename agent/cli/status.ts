@@ -1,11 +1,13 @@
 // `weft status`: asks a running agent's admin endpoint for /status and prints what a person needs
 // at a terminal: is it ready (and if not, why), which pods are meshed with their capture counters,
-// and what is attached where. The document is read loosely: an agent of another version may add
+// the routes with success rate, latency, in flight, SLO burn and retry budget, the endpoints with
+// their breaker state, the latest failures with their reasons, and what is attached where. The document is read loosely: an agent of another version may add
 // or drop fields, and the summary should still print what it can. `--json` prints it as it came.
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { describeError, WeftError } from '../errors.ts';
 import type { CliIo } from './main.ts';
+import { burn, millis, percent, statusView } from '../admin/status-view.ts';
 
 export interface StatusCommandOptions {
   /** `host:port` or `[v6]:port` of the admin endpoint. */
@@ -79,71 +81,84 @@ function fetchFailure(error: unknown, timeoutMs: number): string {
   return describeError(error);
 }
 
-// What the summary reads; everything optional, unknown fields kept out of the way.
-const countersSchema = z.object({ captured: z.number(), bypassed: z.number(), failed: z.number() }).partial();
-const podSchema = z
-  .object({
-    namespace: z.string(),
-    name: z.string(),
-    state: z.string(),
-    meshed: z.boolean(),
-    reason: z.string().nullable(),
-    cgroupPath: z.string().nullable(),
-    counters: countersSchema.nullable(),
-  })
-  .partial();
-const statusSchema = z
-  .object({
-    agent: z
-      .object({
-        version: z.string(),
-        pid: z.number(),
-        startedAt: z.string(),
-        ready: z.object({ ready: z.boolean(), reasons: z.array(z.string()) }).partial(),
-      })
-      .partial(),
-    pods: z.array(z.unknown()),
-    programs: z.unknown(),
-    connections: z.object({ totals: z.record(z.string(), z.unknown()) }).partial(),
-  })
-  .partial();
+// The document is read by admin/status-view (loosely: unknown fields ignored, malformed items
+// skipped); the attachments are agent/intercept's to shape, so they are printed as loose lines.
+const programsSchema = z.object({ programs: z.unknown() }).partial();
+
+/** Rows shown per section; the rest is counted ("and 12 more"). */
+const MAX_ROWS = 20;
 
 export function formatStatus(document: unknown, target: AdminTarget, now = new Date()): string {
-  const parsed = statusSchema.safeParse(document);
-  if (!parsed.success) return `${target.display}: /status is not a weft status document; use --json to see it\n`;
-  const status = parsed.data;
+  const view = statusView(document);
+  if (view === undefined) return `${target.display}: /status is not a weft status document; use --json to see it\n`;
   const lines: string[] = [];
-  const agent = status.agent ?? {};
-  const ready = agent.ready;
-  const readiness = ready?.ready === true ? 'ready' : ready?.ready === false ? `NOT READY: ${(ready.reasons ?? []).join('; ') || 'no reason given'}` : 'readiness unknown';
+  const agent = view.agent;
+  const readiness = agent.ready === true ? 'ready' : agent.ready === false ? `NOT READY: ${agent.reasons.join('; ') || 'no reason given'}` : 'readiness unknown';
   const uptime = agent.startedAt === undefined ? '' : `, up ${formatDuration(now.getTime() - Date.parse(agent.startedAt))}`;
-  lines.push(`weft agent ${agent.version ?? '?'} at ${target.display} (pid ${agent.pid ?? '?'}${uptime}): ${readiness}`);
+  lines.push(`weft agent ${agent.version} at ${target.display} (pid ${agent.pid ?? '?'}${uptime}): ${readiness}`);
+  if (view.host.kernel !== '?' || view.host.node !== '?') lines.push(`node ${view.host.node}, kernel ${view.host.kernel}, ${view.host.cpus} CPUs, ${view.host.memory}`);
 
-  const pods = (status.pods ?? []).map((pod) => podSchema.safeParse(pod)).flatMap((result) => (result.success ? [result.data] : []));
-  const meshed = pods.filter((pod) => pod.meshed === true || pod.state === 'meshed').length;
-  lines.push('', `pods: ${pods.length} known, ${meshed} meshed`);
+  const pods = view.pods;
+  lines.push('', `pods: ${pods.length} known, ${pods.filter((pod) => pod.meshed).length} meshed`);
   if (pods.length > 0) {
-    const rows = pods.map((pod) => [
-      `${pod.namespace ?? '?'}/${pod.name ?? '?'}`,
-      pod.state ?? (pod.meshed === true ? 'meshed' : '?'),
-      counter(pod.counters?.captured),
-      counter(pod.counters?.bypassed),
-      counter(pod.counters?.failed),
-      pod.state === 'meshed' ? '' : (pod.reason ?? ''),
+    const rows = pods.map((pod) => [pod.name, pod.state, counter(pod.captured), counter(pod.bypassed), counter(pod.failed), pod.reason]);
+    lines.push(...indent(table(['POD', 'STATE', 'CAPTURED', 'BYPASSED', 'FAILED', 'REASON'], rows)));
+  }
+
+  lines.push('', view.routes.length === 0 ? 'routes: none yet' : `routes: ${view.routes.length} (success and latency over 5 m; burn rate over 5 m / 1 h, 1 = spending the error budget exactly)`);
+  if (view.routes.length > 0) {
+    const rows = view.routes.slice(0, MAX_ROWS).map((route) => [
+      route.name,
+      percent(route.successRate5m),
+      route.requests5m === undefined ? '-' : String(route.requests5m),
+      millis(route.p50Ms),
+      millis(route.p99Ms),
+      route.inFlight === undefined ? '-' : String(route.inFlight),
+      `${burn(route.burn.success5m)}/${burn(route.burn.success1h)}${route.burning.includes('success') ? ' BURNING' : ''}`,
+      `${burn(route.burn.latency5m)}/${burn(route.burn.latency1h)}${route.burning.includes('latency') ? ' BURNING' : ''}`,
+      route.budget,
     ]);
-    lines.push(...table(['POD', 'STATE', 'CAPTURED', 'BYPASSED', 'FAILED', 'REASON'], rows).map((line) => `  ${line}`));
+    lines.push(...indent(table(['ROUTE', 'SUCCESS', 'REQS', 'P50', 'P99', 'IN FLIGHT', 'BURN OK', 'BURN LAT', 'RETRY BUDGET'], rows)), ...more(view.routes.length));
+  }
+
+  if (view.endpoints.length > 0) {
+    lines.push('', `endpoints: ${view.endpoints.length}, ${view.endpoints.filter((e) => e.state === 'open').length} ejected`);
+    const rows = view.endpoints.slice(0, MAX_ROWS).map((e) => [e.route, e.endpoint, e.state, e.pending === undefined ? '-' : String(e.pending), millis(e.rttMs)]);
+    lines.push(...indent(table(['ROUTE', 'ENDPOINT', 'BREAKER', 'IN FLIGHT', 'EWMA'], rows)), ...more(view.endpoints.length));
+  }
+
+  const failures = view.failures;
+  lines.push('', failures.length === 0 ? 'latest failures: none' : `latest failures (${view.failuresTotal ?? failures.length} since start):`);
+  if (failures.length > 0) {
+    const shown = failures.slice(0, 10);
+    const rows = shown.map((f) => [ago(f.at, now), f.route, f.source, f.status === undefined ? '-' : String(f.status), f.reason]);
+    lines.push(...indent(table(['WHEN', 'ROUTE', 'FROM', 'STATUS', 'REASON'], rows)));
   }
 
   lines.push('', 'attachments:');
-  const attachments = describeLoose(status.programs);
+  const programs = programsSchema.safeParse(document);
+  const attachments = describeLoose(programs.success ? programs.data.programs : undefined);
   lines.push(...(attachments.length === 0 ? ['  none reported'] : attachments.map((line) => `  ${line}`)));
 
-  const totals = status.connections?.totals;
+  const totals = view.connections;
   if (totals !== undefined) {
     lines.push('', `connections: ${Object.entries(totals).map(([key, value]) => `${key} ${String(value)}`).join(', ')}`);
   }
-  lines.push('', `(full document: weft status --json, or ${target.url}/status?pretty)`);
+  lines.push('', `(full document: weft status --json, or ${target.url}/status?pretty; the page: ${target.url}/)`);
   return `${lines.join('\n')}\n`;
+}
+
+function indent(lines: readonly string[]): string[] {
+  return lines.map((line) => `  ${line}`);
+}
+
+function more(total: number): string[] {
+  return total > MAX_ROWS ? [`  and ${total - MAX_ROWS} more`] : [];
+}
+
+function ago(iso: string, now: Date): string {
+  const ms = now.getTime() - Date.parse(iso);
+  return Number.isFinite(ms) ? `${formatDuration(Math.max(0, ms))} ago` : iso;
 }
 
 function counter(value: number | undefined): string {

@@ -57,11 +57,15 @@ describe('status summary', () => {
         '  POD  STATE   CAPTURED  BYPASSED  FAILED  REASON',
         '  a/x  meshed  1         2         3',
         '',
+        'routes: none yet',
+        '',
+        'latest failures: none',
+        '',
         'attachments:',
         '  connect4: attached=true cgroup=/sys/fs/cgroup/kubepods.slice',
         '  connect6: attached=false',
         '',
-        '(full document: weft status --json, or http://127.0.0.1:4191/status?pretty)',
+        '(full document: weft status --json, or http://127.0.0.1:4191/status?pretty; the page: http://127.0.0.1:4191/)',
         '',
       ].join('\n'),
     );
@@ -69,14 +73,51 @@ describe('status summary', () => {
 
   it('prints what it can of a sparse document, and says when it is not a status document', () => {
     const sparse = formatStatus({}, target, now);
-    assert.match(sparse, /^weft agent \? at 127\.0\.0\.1:4191 \(pid \?\): readiness unknown\n\npods: 0 known, 0 meshed\n\nattachments:\n {2}none reported\n/);
+    assert.match(sparse, /^weft agent \? at 127\.0\.0\.1:4191 \(pid \?\): readiness unknown\n\npods: 0 known, 0 meshed\n\nroutes: none yet\n\nlatest failures: none\n\nattachments:\n {2}none reported\n/);
     assert.match(formatStatus([1, 2], target, now), /not a weft status document; use --json/);
     assert.match(formatStatus({ agent: { ready: { ready: false, reasons: [] } } }, target, now), /NOT READY: no reason given/);
+  });
+
+  it('shows routes (success, p50/p99, in flight, burn, budget), endpoints with breaker state and the latest failures', () => {
+    const slo = (rate: number, burnSuccess: number): unknown => ({
+      authority: 'shop/web:http', objectives: { success: 0.999, latency: { thresholdMs: 1000, objective: 0.99 }, alertBurnRate: 14.4 },
+      windows: { '5m': { requests: 200, failures: 40, slow: 0, successRate: rate, burnRate: { success: burnSuccess, latency: 0 } }, '1h': { requests: 1000, failures: 40, slow: 0, successRate: 0.96, burnRate: { success: 40, latency: 0 } } },
+      latencyMs: { p50: 11.2, p99: 480 }, burning: ['success'],
+    });
+    const text = formatStatus({
+      agent: { version: '0.1.0', pid: 7, startedAt: '2025-01-01T00:00:00Z', ready: { ready: true, reasons: [] } },
+      host: { nodeName: 'n1', osRelease: '6.1.0', cpu: { cores: 4 }, memory: { totalBytes: 2 ** 33 } },
+      pods: [],
+      routes: [{
+        name: 'shop/web:http', authority: 'shop/web:http', inFlight: 3, retryBudget: '20 % + 10/s',
+        balancer: { endpoints: [{ key: '10.0.0.1:80', pending: 2, rttMs: 12, available: true }, { key: '10.0.0.2:80', pending: 0, rttMs: 300, available: false }] },
+        breakers: [{ endpoint: '10.0.0.1:80', state: 'closed' }, { endpoint: '10.0.0.2:80', state: 'open' }],
+        slo: slo(0.8, 200),
+      }],
+      failures: { total: 41, recent: [{ at: '2025-01-01T00:59:30Z', authority: 'shop/web:http', source: 'shop/client', status: 503, reason: 'upstream answered HTTP 503' }] },
+    }, target, now);
+    assert.match(text, /\nnode n1, kernel 6\.1\.0, 4 CPUs, 8\.0 GiB\n/);
+    assert.ok(text.includes([
+      '  ROUTE          SUCCESS  REQS  P50    P99     IN FLIGHT  BURN OK           BURN LAT  RETRY BUDGET',
+      '  shop/web:http  80 %     200   11 ms  480 ms  3          200/40.0 BURNING  0/0       20 % + 10/s',
+    ].join('\n')), text);
+    assert.ok(text.includes([
+      'endpoints: 2, 1 ejected',
+      '  ROUTE          ENDPOINT     BREAKER  IN FLIGHT  EWMA',
+      '  shop/web:http  10.0.0.1:80  closed   2          12 ms',
+      '  shop/web:http  10.0.0.2:80  open     0          300 ms',
+    ].join('\n')), text);
+    assert.ok(text.includes([
+      'latest failures (41 since start):',
+      '  WHEN     ROUTE          FROM         STATUS  REASON',
+      '  30s ago  shop/web:http  shop/client  503     upstream answered HTTP 503',
+    ].join('\n')), text);
   });
 
   it('never throws on arbitrary JSON', () => {
     fc.assert(fc.property(fc.jsonValue(), (value) => void formatStatus(value, target, now)));
     fc.assert(fc.property(fc.record({ agent: fc.jsonValue(), pods: fc.array(fc.jsonValue()), programs: fc.jsonValue() }), (value) => void formatStatus(value, target, now)));
+    fc.assert(fc.property(fc.record({ routes: fc.array(fc.jsonValue()), slo: fc.array(fc.jsonValue()), failures: fc.jsonValue(), host: fc.jsonValue() }), (value) => void formatStatus(value, target, now)));
   });
 
   it('helpers: table columns, loose JSON lines, durations', () => {
