@@ -12,8 +12,10 @@ rebuild=0
 [ "${1:-}" = "--rebuild" ] && rebuild=1
 
 # 1. Debian packages. dpkg-query answers in milliseconds, so this costs nothing when all are there.
+# chromium: the status page's browser test drives it through playwright-core (no browser download);
+# about 350 MB and 20-25 s of apt-get install on a warm mirror, once per machine.
 debs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config linux-libc-dev cmake make g++
-      iproute2 util-linux procps socat curl)
+      iproute2 util-linux procps socat curl chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
