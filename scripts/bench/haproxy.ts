@@ -18,7 +18,7 @@ export interface ProxyTargets {
 /** Where the comparison haproxy listens (127.0.0.1 in the direct client pod). */
 export const HAPROXY_PORTS = { h1: 10080, h2: 10081, grpc: 19090, tcp: 15201 } as const;
 
-export const RESPONSE_BODY = 'weft-bench 64-byte response body ..............................\n';
+export const RESPONSE_BODY = 'weft-bench 64-byte response body ' + '.'.repeat(31);
 
 const globals = (cpu: number): string => `global
   nbthread 1
@@ -69,6 +69,6 @@ frontend origin
   mode http
   bind 0.0.0.0:${h1Port}
   bind 0.0.0.0:${h2Port} proto h2
-  http-request return status 200 content-type text/plain string "${RESPONSE_BODY.trimEnd()}"
+  http-request return status 200 content-type text/plain string "${RESPONSE_BODY}"
 `;
 }

@@ -32,6 +32,7 @@ const VIPS = { h1: '198.19.255.40', h2: '198.19.255.41', grpc: '198.19.255.42', 
 const LOAD_CPU = '0';
 const PROXY_CPU = '1';
 const CLK_TCK = 100;
+const IDLE_CONNECTIONS = 2000;
 
 type Target = 'direct' | 'haproxy' | 'weft';
 type Workload = 'h1-c1' | 'h1-c32' | 'h2-m32' | 'grpc-unary' | 'tcp-bulk';
@@ -84,6 +85,24 @@ async function freePort(): Promise<number> {
   server.close();
   if (address === null || typeof address === 'string') throw new Error('no free port');
   return address.port;
+}
+
+/** Per-CPU busy ticks and total ticks from /proc/stat. */
+function cpuStat(): Array<{ busy: number; total: number }> {
+  return readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).map((l) => {
+    const v = l.split(/\s+/).slice(1).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    return { busy: total - idle, total };
+  });
+}
+
+/** How busy each CPU is over `ms` while the bench runs nothing: other work on the machine skews every figure. */
+async function backgroundBusy(ms: number): Promise<number[]> {
+  const a = cpuStat();
+  await sleep(ms);
+  const b = cpuStat();
+  return b.map((x, i) => Math.round((100 * (x.busy - (a[i]?.busy ?? 0))) / Math.max(1, x.total - (a[i]?.total ?? 0))));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -255,6 +274,10 @@ async function main(): Promise<void> {
   const outDir = join(root, 'bench-results', stamp);
   mkdirSync(outDir, { recursive: true });
 
+  const background = { busyPercentPerCpu: await backgroundBusy(1000), loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
+  if (background.busyPercentPerCpu.some((b) => b > 10)) {
+    say(`! the machine is busy before the bench starts (cpu busy ${background.busyPercentPerCpu.join('/')} %, load ${background.loadAverage.join(' ')}): figures will be noisy; run it on a quiet machine`);
+  }
   const stale = findLeftovers('weft-bench');
   if (!isClean(stale)) {
     say('· removing what an earlier bench left behind');
@@ -400,20 +423,23 @@ async function main(): Promise<void> {
 
     // Memory per open connection: 1000 idle keep-alive connections (each carried one request).
     const perConnection: Partial<Record<Target, number>> = {};
+    const connectionRss: Partial<Record<Target, { opened: number; rssBeforeKiB: number; rssHoldingKiB: number }>> = {};
     for (const target of ['haproxy', 'weft'] as const) {
       const pid = pids[target];
       if (pid === undefined) continue;
       const before = rssKiB(pid);
       const e = endpoints[target];
       const [host, port] = e.h1.split(':') as [string, string];
-      const holder = e.pod.spawn('taskset', ['-c', LOAD_CPU, NODE, join(root, 'scripts/bench/idle-connections.ts'), host, port, '1000'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const holder = e.pod.spawn('taskset', ['-c', LOAD_CPU, NODE, join(root, 'scripts/bench/idle-connections.ts'), host, port, String(IDLE_CONNECTIONS)], { stdio: ['pipe', 'pipe', 'pipe'] });
       let text = '';
       holder.stdout?.on('data', (c: Buffer) => (text += c.toString()));
       const deadline = Date.now() + 20_000;
       while (!/open \d+/.test(text) && Date.now() < deadline && holder.exitCode === null) await sleep(100);
       await sleep(1000);
       const opened = Number(/open (\d+)/.exec(text)?.[1] ?? 0);
-      perConnection[target] = opened > 0 ? ((rssKiB(pid) - before) * 1024) / opened : Number.NaN;
+      const holding = rssKiB(pid);
+      perConnection[target] = opened > 0 ? ((holding - before) * 1024) / opened : Number.NaN;
+      connectionRss[target] = { opened, rssBeforeKiB: before, rssHoldingKiB: holding };
       holder.stdin?.end();
       await Promise.race([once(holder, 'exit'), sleep(5000)]);
       await sleep(500);
@@ -488,13 +514,14 @@ async function main(): Promise<void> {
       cpuSecondsPerSecondPer1kRpsAtMax: { weft: median(proxyCpu.get('weft') ?? []), haproxy: median(proxyCpu.get('haproxy') ?? []) },
       cpuSecondsPerSecondPer1kRpsFixedRate: { rate: fixedRate, ...fixedCpu },
       bytesPerOpenConnection: perConnection,
+      openConnections: connectionRss,
     };
     lines.push('', 'resources');
     lines.push(`agent RSS: ${resources.agentRssAtStartMiB.toFixed(1)} MiB at start, ${resources.agentRssAfterThroughputMiB.toFixed(1)} after the throughput rounds, ${resources.agentRssWithIdlePodsMiB.toFixed(1)} with ${options.idlePods} more meshed idle pods (was ${resources.agentRssBeforeIdlePodsMiB.toFixed(1)}), peak ${resources.agentPeakRssMiB.toFixed(1)}`);
     const ms = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : `${(v * 1000).toFixed(1)} ms`);
     lines.push(`CPU per 1k req/s (h1, 32 conns): weft ${ms(resources.cpuSecondsPerSecondPer1kRpsAtMax.weft)}, haproxy ${ms(resources.cpuSecondsPerSecondPer1kRpsAtMax.haproxy)} of CPU per second at max; at a fixed ${fixedRate} req/s (autocannon): weft ${ms(fixedCpu.weft)}, haproxy ${ms(fixedCpu.haproxy)}`);
     const kb = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : `${(v / 1024).toFixed(1)} KiB`);
-    lines.push(`memory per open connection (1000 idle keep-alive, client + upstream side): weft ${kb(perConnection.weft)}, haproxy ${kb(perConnection.haproxy)}`);
+    lines.push(`memory per open connection (${IDLE_CONNECTIONS} idle keep-alive, client + upstream side): weft ${kb(perConnection.weft)}, haproxy ${kb(perConnection.haproxy)}`);
 
     const h1 = rows.find((r) => r.workload === 'h1-c32');
     const tcp = rows.find((r) => r.workload === 'tcp-bulk');
@@ -510,7 +537,8 @@ async function main(): Promise<void> {
     writeFileSync(svgPath, latencySvg(panels, `weft bench ${stamp} — HTTP/1.1 open loop, 32 connections, ${options.rounds}×${options.seconds} s per point`));
     const jsonPath = join(outDir, 'results.json');
     writeFileSync(jsonPath, `${JSON.stringify({
-      started: started.toISOString(), options, machine: machineFacts(),
+      started: started.toISOString(), options, machine: machineFacts(), background,
+      backgroundAtEnd: { busyPercentPerCpu: await backgroundBusy(1000), loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) },
       pinning: { loadGeneratorAndServers: Number(LOAD_CPU), proxyUnderTest: Number(PROXY_CPU) },
       throughput: rows, latency: latencyRows,
       latencyHistograms: Object.fromEntries([...latency].map(([k, runs]) => [k, runs.map((r) => r.corrected)])),

@@ -44,7 +44,7 @@ export function bucketOf(value: number): number {
   const v = Math.max(0, Math.floor(value));
   if (v < 2 * SUB) return v;
   const exponent = Math.floor(Math.log2(v)) - SUB_BITS; // ≥ 1
-  return (exponent + 1) * SUB + ((v >> exponent) - SUB);
+  return (exponent + 1) * SUB + (Math.floor(v / 2 ** exponent) - SUB); // not >>: values pass 2^31
 }
 
 /** The largest value that falls into bucket `index` (a percentile is reported as its bucket's top). */
@@ -52,7 +52,7 @@ export function bucketTop(index: number): number {
   if (index < 2 * SUB) return index;
   const exponent = Math.floor(index / SUB) - 1;
   const sub = (index % SUB) + SUB;
-  return ((sub + 1) << exponent) - 1;
+  return (sub + 1) * 2 ** exponent - 1;
 }
 
 export interface HistogramJson {
