@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `weft <agent|check|status|explain|demo> [options]`: a thin shell. It parses arguments (node:util
+// `weft <agent|check|status|explain|tap|demo> [options]`: a thin shell. It parses arguments (node:util
 // parseArgs), loads the configuration and hands over to the command. Exit codes: 0 success,
 // 1 failure (a WeftError prints `weft: <message>`, no stack: the reader is an operator),
 // 2 usage error (with the usage on stderr).
@@ -31,6 +31,10 @@ const commandOptions = {
   check: { json: { type: 'boolean' }, 'mount-bpffs': { type: 'boolean' } },
   status: { admin: { type: 'string' }, json: { type: 'boolean' } },
   explain: { admin: { type: 'string' }, json: { type: 'boolean' }, dtab: { type: 'string' }, namespace: { type: 'string' }, dst: { type: 'string' } },
+  tap: {
+    admin: { type: 'string' }, json: { type: 'boolean' }, authority: { type: 'string' }, method: { type: 'string' }, path: { type: 'string' },
+    status: { type: 'string' }, source: { type: 'string' }, max: { type: 'string' },
+  },
   demo: { hold: { type: 'boolean' } },
 } as const satisfies Record<string, ParseArgsOptionsConfig>;
 
@@ -44,6 +48,7 @@ commands:
   status   show a running agent's pods, capture counters and attachments
   explain  show how a running agent routes a request for <authority>: the dtab delegation
            step by step and the endpoints it ends on
+  tap      a live stream of the requests a running agent proxies, one line each
   demo     mesh two throw-away pods on this host and send a connection through weft
 
 options:
@@ -61,6 +66,10 @@ explain: weft explain <authority> [--dtab <dtab>] [--namespace <ns>] [--dst <ip:
          --namespace <ns>      the caller's namespace (for one-label hosts such as "web")
          --dst <ip:port>       the address the application dialled
          --admin, --json       as for status
+tap:     weft tap [--authority <host|route>] [--method <m>] [--path </prefix>] [--status <503|5xx>]
+              [--source <ns/pod|ns>] [--max <n>]
+         filters are ANDed; ends after --max requests or on Ctrl-C
+         --admin, --json       as for status (--json: the agent's JSON lines as they come)
 demo:    --hold, --no-hold     keep running until Ctrl-C (default: when stdout is a terminal)
 `;
 
@@ -142,6 +151,23 @@ async function dispatch(argv: readonly string[], io: CliIo, env: NodeJS.ProcessE
       const admin = typeof values.admin === 'string' ? values.admin : adminTargetFromConfig(config().admin).display;
       const text = (name: string): string | undefined => (typeof values[name] === 'string' ? values[name] : undefined);
       return runExplain({ admin, authority, dtab: text('dtab'), namespace: text('namespace'), dst: text('dst'), json: values.json === true }, io);
+    }
+    case 'tap': {
+      const [{ runTap }, { adminTargetFromConfig }] = await Promise.all([import('./tap.ts'), import('./status.ts')]);
+      const admin = typeof values.admin === 'string' ? values.admin : adminTargetFromConfig(config().admin).display;
+      const text = (name: string): string | undefined => (typeof values[name] === 'string' ? values[name] : undefined);
+      // Ctrl-C ends the stream and exits 0: stopping a tap is how it is used.
+      const stop = new AbortController();
+      const onInterrupt = (): void => stop.abort();
+      process.once('SIGINT', onInterrupt);
+      try {
+        return await runTap({
+          admin, json: values.json === true, signal: stop.signal,
+          authority: text('authority'), method: text('method'), path: text('path'), status: text('status'), source: text('source'), max: text('max'),
+        }, io);
+      } finally {
+        process.off('SIGINT', onInterrupt);
+      }
     }
   }
 }
