@@ -30,6 +30,7 @@ export const envOverrides: readonly EnvOverride[] = [
   { variable: 'WEFT_SERVER_FIRST_PORTS', path: ['proxy', 'detect', 'serverFirstPorts'], kind: 'integer-list' },
   { variable: 'WEFT_ROUTE_TIMEOUT_MS', path: ['proxy', 'route', 'timeoutMs'], kind: 'integer' },
   { variable: 'WEFT_RETRY_LIMIT', path: ['proxy', 'route', 'retry', 'limit'], kind: 'integer' },
+  { variable: 'WEFT_OTLP_ENDPOINT', path: ['telemetry', 'tracing', 'endpoint'], kind: 'string' },
 ];
 
 /**

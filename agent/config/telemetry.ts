@@ -8,6 +8,7 @@ import { sloParams } from '../telemetry/slo.ts';
 import type { SloParams, SloParamsFor } from '../telemetry/slo.ts';
 import { routeNameProblem } from './proxy.ts';
 import { decimal, section, wholeNumber } from './rules.ts';
+import { tracingSchema } from './tracing.ts';
 
 const objective = (what: string): z.ZodNumber => decimal(0, 1, { exclusiveMin: true, note: `share of requests ${what}, such as 0.999` });
 const thresholdMs = (): z.ZodInt => wholeNumber(1, 86_400_000, 'milliseconds');
@@ -47,6 +48,8 @@ export const telemetrySchema = section({
   // One JSON line per request on stdout (telemetry/access-log.ts); off by default: a busy node
   // writes a lot of them.
   accessLog: z.boolean({ error: 'must be true or false' }).prefault(false),
+  // Spans per proxied request to an OTLP collector, and trace context propagation (config/tracing.ts).
+  tracing: tracingSchema.prefault({}),
 });
 
 export type TelemetryConfig = z.output<typeof telemetrySchema>;

@@ -80,6 +80,7 @@ const proxyDefaults: WeftConfig['proxy'] = {
 const telemetryDefaults: WeftConfig['telemetry'] = {
   slo: { successRate: sloParams.successObjective, latency: { thresholdMs: sloParams.latencyThresholdMs, objective: sloParams.latencyObjective }, alertBurnRate: sloParams.alertBurnRate, routes: {} },
   accessLog: false,
+  tracing: { sampleRatio: 0.01, batchSize: 512, queueSize: 2048, flushIntervalMs: 5000, exportTimeoutMs: 10_000 },
 };
 
 const defaults: WeftConfig = {
@@ -167,6 +168,7 @@ describe('config environment overrides', () => {
       WEFT_SERVER_FIRST_PORTS: '25,3306',
       WEFT_ROUTE_TIMEOUT_MS: '3000',
       WEFT_RETRY_LIMIT: '2',
+      WEFT_OTLP_ENDPOINT: 'http://otel-collector:4318',
     };
     assert.deepEqual(Object.keys(env).sort(), envOverrides.map((entry) => entry.variable).sort(), 'test covers every variable');
     assert.deepEqual(loadConfig({ env }), {
@@ -184,7 +186,7 @@ describe('config environment overrides', () => {
         route: { ...proxyDefaults.route, timeoutMs: 3000, retry: { ...proxyDefaults.route.retry, limit: 2 } },
       },
       naming: { dtab: '' },
-      telemetry: telemetryDefaults,
+      telemetry: { ...telemetryDefaults, tracing: { ...telemetryDefaults.tracing, endpoint: 'http://otel-collector:4318' } },
     });
   });
 
