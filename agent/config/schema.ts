@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { isAbsolute, posix } from 'node:path';
 import { z } from 'zod';
+import { advisoryParams } from '../discovery/advisory.ts';
 import { parseDtab } from '../naming/parse.ts';
 import { proxySchema } from './proxy.ts';
 import { telemetrySchema } from './telemetry.ts';
@@ -97,6 +98,17 @@ const captureSchema = section({
 
 const optionalFile = section({ file: absolutePath().optional() });
 
+// Advisory discovery (discovery/advisory.ts): what a sudden empty or collapsing answer does. The
+// defaults are the advisory layer's own (advisoryParams), not restated here.
+const discoverySchema = section({
+  file: absolutePath().optional(),
+  advisory: section({
+    keepLastGoodOnEmpty: z.boolean({ error: 'must be true or false' }).prefault(advisoryParams.keepLastGoodOnEmpty),
+    confirmEmptyMs: wholeNumber(0, 3_600_000, 'milliseconds', '0: an empty answer is served at once').prefault(advisoryParams.confirmEmptyMs),
+    panicThresholdPercent: wholeNumber(0, 100, 'percent', '0: no sudden-drop hold').prefault(advisoryParams.panicThresholdPercent),
+  }).prefault({}),
+});
+
 const adminSchema = section({
   address: z
     .string({ error: 'must be an IP address, such as 127.0.0.1 or ::1' })
@@ -145,7 +157,7 @@ export const configSchema = section({
   bpf: bpfSchema.prefault({}),
   capture: captureSchema.prefault({}),
   inventory: optionalFile.prefault({}),
-  discovery: optionalFile.prefault({}),
+  discovery: discoverySchema.prefault({}),
   admin: adminSchema.prefault({}),
   log: logSchema.prefault({}),
   proxy: proxySchema.prefault({}),

@@ -25,9 +25,16 @@ import { startCapture } from './capture-port.ts';
 import { serviceRouter } from './service-router.ts';
 import type { TableSource } from './service-router.ts';
 import { DiscoveryFileSource } from '../discovery/file-source.ts';
+import type { DiscoveryMetrics } from '../discovery/metrics.ts';
+import { noDiscoveryMetrics } from '../discovery/metrics.ts';
 import { explainHandler } from '../admin/explain.ts';
 import { statusPageHandler } from '../admin/status-page.ts';
 import { sloParamsFromConfig } from '../config/telemetry.ts';
+import { tracingFromConfig } from '../config/tracing.ts';
+import type { OtlpExporterParams } from '../telemetry/tracing/otlp-exporter.ts';
+import { OtlpHttpExporter } from '../telemetry/tracing/otlp-exporter.ts';
+import { weftResource } from '../telemetry/tracing/resource.ts';
+import { systemClock } from '../time/clock.ts';
 import { DnsDiscoverySource } from '../discovery/dns-source.ts';
 import { defaultDtab } from '../naming/default-dtab.ts';
 import { parseDtab } from '../naming/parse.ts';
@@ -70,7 +77,14 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
   try {
     const cluster = await clusterSources(config);
     const discovery = config.discovery.file !== undefined ? new DiscoveryFileSource({ path: config.discovery.file }) : cluster?.discovery;
-    const router = serviceRouter(discovery, logFunction(log.child({ area: 'discovery' })));
+    // The router starts before the agent (and its metrics) exist: its events reach them once they do.
+    let discoverySink: DiscoveryMetrics = noDiscoveryMetrics;
+    const discoveryMetrics: DiscoveryMetrics = {
+      tableUpdated: (source) => discoverySink.tableUpdated(source),
+      sourceError: (source, code) => discoverySink.sourceError(source, code),
+      stale: (source, services) => discoverySink.stale(source, services),
+    };
+    const router = serviceRouter(discovery, logFunction(log.child({ area: 'discovery' })), { advisory: config.discovery.advisory, metrics: discoveryMetrics });
     // Followed on first use only (a dtab entry or override naming /#/dns/…), so it costs nothing
     // until then; the system's resolvers answer.
     const dns = new DnsDiscoverySource();
@@ -80,6 +94,9 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       : (cluster?.inventory ?? new EmptyInventorySource());
     const inventory = new MeshInventory(source);
     const resolver = new PodResolver({ podsRoot });
+    // Spans to the configured collector; none configured, none exported (context still propagated).
+    const tracing = tracingFromConfig(config.telemetry.tracing);
+    const spans = tracing.exporter === undefined ? undefined : otlpExporter(tracing.exporter, config.node.name, log);
     const ports: AgentPorts = {
       interceptor,
       inventory: {
@@ -95,6 +112,7 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       services: () => router.services(),
       onServiceChange: (listener) => router.onChange(listener),
       dns,
+      ...(spans === undefined ? {} : { spans }),
       locate: (pod) => resolver.resolve(pod),
       // Host facts (systeminformation) are gathered once in the background; /status shows them
       // as soon as they are in and never waits for them.
@@ -108,8 +126,10 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       http1: http1ServerParamsFromConfig(config.proxy),
       dtab: [...defaultDtab, ...parseDtab(config.naming.dtab)],
       slo: sloParamsFromConfig(config.telemetry.slo),
+      tracing: tracing.params,
     }, log);
     const agent = running;
+    discoverySink = agent.metrics.discovery;
     admin = createAdminServer({
       address: config.admin.address,
       port: config.admin.port,
@@ -180,6 +200,21 @@ async function clusterSources(config: WeftConfig): Promise<{ inventory: Inventor
     inventory: new KubernetesInventorySource({ nodeName: config.node.name, kubeConfig }),
     discovery: new KubernetesDiscoverySource({ kubeConfig }),
   };
+}
+
+/** The OTLP exporter; its first failure is a warning, later ones debug (/status keeps the last). */
+function otlpExporter(params: OtlpExporterParams, nodeName: string, log: Logger): OtlpHttpExporter {
+  const tracingLog = log.child({ area: 'tracing' });
+  let warned = false;
+  return new OtlpHttpExporter(params, {
+    clock: systemClock,
+    random: Math.random,
+    resource: weftResource(nodeName),
+    onError: (error) => {
+      tracingLog[warned ? 'debug' : 'warn']({ code: error.code }, `${error.message} (further export failures are logged at debug; see /status)`);
+      warned = true;
+    },
+  });
 }
 
 function resolvePodsRoot(configured: string): string {

@@ -18,6 +18,7 @@
 // `honor_labels: true` or Prometheus renames them to exported_namespace/exported_pod.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { OpenMetricsContentType } from 'prom-client';
+import type { DiscoveryMetrics } from '../discovery/metrics.ts';
 import type { OutboundConnectionRecord } from '../proxy/outbound.ts';
 import type { SloBurnSample, SloObjectiveSample } from './slo.ts';
 
@@ -127,10 +128,35 @@ export class AgentMetrics {
   readonly #breaker: Counter<'authority' | 'endpoint' | 'to' | 'reason'>;
   readonly #detected: Counter<'protocol' | 'reason'>;
   readonly #overrides: Counter<'outcome'>;
+  /** Discovery's updates, source errors and staleness (advisory layer), for the service router. */
+  readonly discovery: DiscoveryMetrics;
 
   constructor(deps: MetricsDeps, params: MetricsParams = metricsParams) {
     this.#openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     const registers = [this.#prometheus, this.#openMetrics];
+    const updates = new Counter({ name: 'weft_discovery_updates_total', help: 'Good answer sets (tables) a discovery source produced', labelNames: ['source'], registers });
+    const sourceErrors = new Counter({ name: 'weft_discovery_source_errors_total', help: 'Failed reads, lists or watches of a discovery source, by error code', labelNames: ['source', 'code'], registers });
+    const staleServices = new Gauge({
+      name: 'weft_discovery_stale_services', help: 'Service ports served stale now (last good endpoints kept), by why', labelNames: ['source', 'reason'], registers,
+    });
+    const staleSince = new Gauge({
+      name: 'weft_discovery_stale_since_seconds', help: 'When each stale service port became stale (Unix seconds; age = time() - value)', labelNames: ['source', 'service', 'reason'], registers,
+    });
+    this.discovery = {
+      tableUpdated: (source) => updates.inc({ source }),
+      sourceError: (source, code) => sourceErrors.inc({ source, code }),
+      stale: (source, services) => {
+        // The whole set each time: reset, then what is stale now (bounded by the routed services).
+        staleServices.reset();
+        staleSince.reset();
+        const byReason = new Map<string, number>();
+        for (const s of services) {
+          byReason.set(s.reason, (byReason.get(s.reason) ?? 0) + 1);
+          staleSince.set({ source, service: s.service, reason: s.reason }, Date.parse(s.since) / 1000);
+        }
+        for (const reason of ['source-error', 'empty-unconfirmed', 'drop-unconfirmed']) staleServices.set({ source, reason }, byReason.get(reason) ?? 0);
+      },
+    };
     const tcpLabels = ['direction', 'authority', 'source_namespace', 'source_pod'] as const;
     this.#tcpOpen = new Counter({ name: 'tcp_open_total', help: 'TCP connections opened through the proxy', labelNames: tcpLabels, registers });
     this.#tcpClose = new Counter({

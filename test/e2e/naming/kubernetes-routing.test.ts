@@ -379,6 +379,9 @@ describe('naming with Services from the Kubernetes API, end to end', { skip: lab
     assert.deepEqual(await routeKeys(), [key(web1), key(web3)].sort(), 'the balancer kept the last good set');
     const stale = (await agent?.status<{ discovery: { stale: Array<{ service: string; reason: string; served: number; answered: number }> } }>())?.discovery.stale ?? [];
     assert.deepEqual(stale.map((s) => [s.service, s.reason, s.served, s.answered]), [['shop/web:http', 'empty-unconfirmed', 2, 0]]);
+    const metrics = await (await fetch(`${agent?.adminUrl ?? ''}/metrics`)).text();
+    assert.match(metrics, /^weft_discovery_stale_services\{source="[^"]+",reason="empty-unconfirmed"\} 1$/m, 'staleness on /metrics');
+    assert.match(metrics, /^weft_discovery_updates_total\{source="[^"]+"\} [1-9]/m);
     // The endpoints come back before confirmation: the hold is released, nothing stale.
     api.apply('endpointslices', webSlice([web1, web3]));
     await waitFor(async () => ((await agent?.status<{ discovery: { stale: unknown[] } }>())?.discovery.stale.length === 0 ? true : undefined), { timeoutMs: 2000, what: 'the hold released' });

@@ -89,7 +89,7 @@ const defaults: WeftConfig = {
   bpf: { bpffs: '/sys/fs/bpf', pinDir: 'weft', heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1000 },
   capture: { outboundPort: 4140, inboundPort: 4143, excludedPorts: [], captureV6: true },
   inventory: {},
-  discovery: {},
+  discovery: { advisory: { keepLastGoodOnEmpty: true, confirmEmptyMs: 30_000, panicThresholdPercent: 20 } },
   admin: { address: '127.0.0.1', port: 4191, allowRemote: false },
   log: { level: 'info' },
   proxy: proxyDefaults,
@@ -177,7 +177,7 @@ describe('config environment overrides', () => {
       bpf: { ...defaults.bpf, bpffs: '/run/bpf', pinDir: 'weft-a' },
       capture: { outboundPort: 5140, inboundPort: 5143, excludedPorts: [22, 25, 3306], captureV6: false },
       inventory: { file: '/etc/weft/pods.json' },
-      discovery: { file: '/etc/weft/services.json' },
+      discovery: { file: '/etc/weft/services.json', advisory: defaults.discovery.advisory },
       admin: { address: '::1', port: 5191, allowRemote: false },
       log: { level: 'debug' },
       proxy: {
