@@ -29,6 +29,10 @@ import { failureReason, RecentFailures } from '../telemetry/recent-failures.ts';
 import { SloTracker, sloParams } from '../telemetry/slo.ts';
 import type { SloParamsFor } from '../telemetry/slo.ts';
 import { systemClock } from '../time/clock.ts';
+import type { SpanSink } from '../telemetry/tracing/span.ts';
+import type { TracingParams } from '../telemetry/tracing/tracing-layer.ts';
+import { tracingParams } from '../telemetry/tracing/tracing-layer.ts';
+import { systemRandom } from '../balance/random.ts';
 
 export interface AgentPorts {
   readonly interceptor: InterceptorPort;
@@ -39,6 +43,8 @@ export interface AgentPorts {
   readonly onServiceChange?: (listener: (change: { readonly name: string; readonly endpoints: readonly EndpointAddress[] }) => void) => () => void;
   /** The DNS source behind /#/dns names; its status is on /status. */
   readonly dns?: DnsNamerSource & DnsEndpoints & { status(): unknown; close(): Promise<void> };
+  /** Where sampled spans go (the OTLP exporter); absent: no collector, context is still propagated. */
+  readonly spans?: SpanSink & { status(): unknown; close(): Promise<void> };
   readonly locate: (pod: CapturePod) => PodPlacement;
   readonly hostFacts: () => unknown;
 }
@@ -81,6 +87,8 @@ export interface AgentSettings {
   readonly dtab: Dtab;
   /** Objectives per route (telemetry.slo); the defaults when absent. */
   readonly slo?: SloParamsFor;
+  /** Trace sampling (telemetry.tracing); the defaults when absent. */
+  readonly tracing?: TracingParams;
 }
 
 export class RunningAgent {
@@ -119,6 +127,7 @@ export class RunningAgent {
       ...(ports.onServiceChange === undefined ? {} : { onServiceChange: ports.onServiceChange }),
       dtab: settings.dtab,
       ...(ports.dns === undefined ? {} : { dns: ports.dns }),
+      tracing: { params: settings.tracing ?? tracingParams, deps: { random: systemRandom, sink: ports.spans } },
     });
     const podLog = logFunction(log.child({ area: 'capture' }));
     this.#capture = new PodCapture(podCaptureParams, {
@@ -178,6 +187,7 @@ export class RunningAgent {
       slo: this.slo.all(),
       failures: { total: this.failures.total, recent: this.failures.list() },
       dns: this.#ports.dns?.status(),
+      tracing: this.#ports.spans?.status(),
       connections: { totals: this.recent.totals, recent: this.recent.list() },
     };
   }
@@ -224,6 +234,8 @@ export class RunningAgent {
     this.#stopped = true;
     this.#capture.close();
     await this.#http.close();
+    // After the routes: spans of the last requests are in the queue, sent within the close's grace.
+    await this.#ports.spans?.close();
     await this.#ports.dns?.close();
     await this.#ports.inventory.close().catch((error: unknown) => this.#log.warn({ error: describeError(error) }, 'inventory close failed'));
     this.#ports.interceptor.close();

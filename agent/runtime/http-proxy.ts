@@ -29,6 +29,8 @@ import type { ExplainAnswer, ExplainQuery, NamingView } from '../proxy/request-r
 import { RequestRouter, RoutedService } from '../proxy/request-router.ts';
 import { destinationLabels } from '../telemetry/http-metrics-layer.ts';
 import type { HttpMetrics } from '../telemetry/metrics.ts';
+import type { TracingDeps, TracingParams } from '../telemetry/tracing/tracing-layer.ts';
+import { traceIdOfError } from '../telemetry/tracing/tracing-layer.ts';
 import { systemClock } from '../time/clock.ts';
 
 type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -44,6 +46,8 @@ export interface HttpProxyDeps {
   readonly onServiceChange?: (listener: (change: { readonly name: string; readonly endpoints: readonly EndpointAddress[] }) => void) => () => void;
   /** Names under /#/dns and /#/dns-srv (the dtab decides what uses them). */
   readonly dns?: DnsNamerSource & DnsEndpoints;
+  /** A span per request and trace context propagation on every route (telemetry/tracing). */
+  readonly tracing?: { readonly params: TracingParams; readonly deps: TracingDeps };
 }
 
 export class HttpProxy {
@@ -71,6 +75,7 @@ export class HttpProxy {
       wallClock: Date.now,
       metrics: deps.metrics,
       pools: { http1: this.#http1, http2: this.#http2 },
+      ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
     });
     // Balancers follow discovery as it changes, even while no request flows (the 100 ms the issue
     // asks for, and no stale endpoints or breakers kept on /status).
@@ -121,7 +126,7 @@ export class HttpProxy {
   }
 
   #serve(protocol: 'http1' | 'http2', socket: Socket, prefix: Buffer, service: Service<HttpRequest, HttpResponse>): void {
-    const onServiceError = (error: unknown): void => this.#deps.log('debug', 'request failed', { error: describeError(error) });
+    const onServiceError = (error: unknown): void => this.#deps.log('debug', 'request failed', { error: describeError(error), traceId: traceIdOfError(error) });
     if (protocol === 'http2') {
       serveHttp2(socket, service, http2ServerParams, { prefix, onServiceError });
       return;
