@@ -2,6 +2,7 @@
 // trace context to a proxy listener, the upstream records the headers it got, and a receiver
 // standing in for the OpenTelemetry collector decodes the spans the exporter posts.
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
@@ -119,6 +120,24 @@ describe('tracing through the route stack', () => {
       assert.equal(upstream.seen[i]?.headers.traceparent, `00-${span.traceId}-${span.spanId}-01`);
     }
     assert.notEqual(collector.spans[0]?.traceId, collector.spans[1]?.traceId);
+  });
+
+  it('request log events (tap, access log) carry the proxy span\'s trace id, a new trace\'s included', async () => {
+    const collector = await receiver();
+    const upstream = await cleanups.upstream(ok());
+    const { port, exporter } = await tracedProxy(upstream, { endpoint: collector.url });
+    const events: Array<{ traceId: string | undefined }> = [];
+    const listener = (message: unknown): void => void events.push(message as { traceId: string | undefined });
+    subscribe('weft:proxy:response', listener);
+    try {
+      await send(port);
+      await send(port, { headers: { b3: `${TRACE}-${CALLER}-1` } });
+    } finally {
+      unsubscribe('weft:proxy:response', listener);
+    }
+    await exporter.flush();
+    assert.deepEqual(events.map((e) => e.traceId), collector.spans.map((s) => s.traceId));
+    assert.equal(events[1]?.traceId, TRACE);
   });
 
   it('records an upstream 503 as an error span with the status', async () => {
