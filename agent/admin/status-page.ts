@@ -65,6 +65,8 @@ table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{text-align:left;padding:5px 10px;border-bottom:1px solid var(--line);vertical-align:top}
 th{background:var(--bg);font-weight:600;white-space:nowrap}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th.n{text-align:right}
+details{margin-top:2px}summary{cursor:pointer;color:var(--mute);font-size:12px}details ol{margin:4px 0 0;padding-left:20px;color:var(--mute);font-size:12px}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
 .ok{color:var(--ok);font-weight:600}.warn{color:var(--warn);font-weight:600}.bad{color:var(--bad);font-weight:600}.mute{color:var(--mute)}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;border:1px solid currentColor}
@@ -97,24 +99,26 @@ function podTable(pods: readonly PodRow[], max: number): Html {
   // Meshed pods first: what the agent is doing; the others say why not.
   const ordered = [...pods].sort((a, b) => Number(b.meshed) - Number(a.meshed) || a.name.localeCompare(b.name));
   const num = (n: number | undefined): string => (n === undefined ? '-' : String(n));
-  return h`<table id="pods"><thead><tr><th>pod</th><th>state</th><th>captured</th><th>accepted</th><th>bypassed</th><th>failed</th><th>reason</th></tr></thead><tbody>${
+  return h`<table id="pods"><thead><tr><th>pod</th><th>state</th><th class="n">captured</th><th class="n">accepted</th><th class="n">bypassed</th><th class="n">failed</th><th>reason</th></tr></thead><tbody>${
     rows(ordered, max, 7, (p) => h`<tr><td><code>${p.name}</code></td><td class="${stateClass(p.state)}">${p.state}</td><td class="n">${num(p.captured)}</td><td class="n">${num(p.accepted)}</td><td class="n">${num(p.bypassed)}</td><td class="n">${num(p.failed)}</td><td>${p.reason}</td></tr>`, 'no pods on this node')
   }</tbody></table>`;
 }
 
 function routeTable(routes: readonly RouteRow[], max: number): Html {
-  return h`<table id="routes"><thead><tr><th>route</th><th>success (5 m)</th><th>success (1 h)</th><th>requests (5 m)</th><th>p50</th><th>p99</th><th>in flight</th><th>SLO</th><th>burn 5 m / 1 h</th><th>retry budget</th></tr></thead><tbody>${
+  return h`<table id="routes"><thead><tr><th>route</th><th class="n">success (5 m)</th><th class="n">success (1 h)</th><th class="n">requests (5 m)</th><th class="n">p50</th><th class="n">p99</th><th class="n">in flight</th><th>SLO</th><th class="n">burn 5 m / 1 h</th><th>retry budget</th></tr></thead><tbody>${
     rows(routes, max, 10, (r) => {
       const latency = r.latencyObjective;
       const objective = `${percent(r.successObjective)} ok; ${percent(latency.objective)} ≤ ${millis(latency.thresholdMs)}`;
       const burning = r.burning.length === 0 ? raw('') : h` <span class="badge bad">burning ${r.burning.join(', ')}</span>`;
-      return h`<tr><td><code>${r.name}</code>${burning}</td><td class="n ${successClass(r)}">${percent(r.successRate5m)}</td><td class="n">${percent(r.successRate1h)}</td><td class="n">${r.requests5m ?? '-'}</td><td class="n">${millis(r.p50Ms)}</td><td class="n">${millis(r.p99Ms)}</td><td class="n">${r.inFlight ?? '-'}</td><td class="mute">${objective}</td><td class="n">success ${burn(r.burn.success5m)} / ${burn(r.burn.success1h)}<br>latency ${burn(r.burn.latency5m)} / ${burn(r.burn.latency1h)}</td><td class="mute">${r.budget}</td></tr>`;
+      // The live stack, outermost first, folded: there when asked for, out of the way otherwise.
+      const stack = r.stack.length === 0 ? raw('') : h`<details><summary>stack</summary><ol>${r.stack.map((layer) => h`<li>${layer}</li>`)}</ol></details>`;
+      return h`<tr><td><code>${r.name}</code>${burning}${stack}</td><td class="n ${successClass(r)}">${percent(r.successRate5m)}</td><td class="n">${percent(r.successRate1h)}</td><td class="n">${r.requests5m ?? '-'}</td><td class="n">${millis(r.p50Ms)}</td><td class="n">${millis(r.p99Ms)}</td><td class="n">${r.inFlight ?? '-'}</td><td class="mute">${objective}</td><td class="n">success ${burn(r.burn.success5m)} / ${burn(r.burn.success1h)}<br>latency ${burn(r.burn.latency5m)} / ${burn(r.burn.latency1h)}</td><td class="mute">${r.budget}</td></tr>`;
     }, 'no routes yet: a meshed pod has not sent an HTTP request')
   }</tbody></table>`;
 }
 
 function endpointTable(endpoints: readonly EndpointRow[], max: number): Html {
-  return h`<table id="endpoints"><thead><tr><th>route</th><th>endpoint</th><th>breaker</th><th>in flight</th><th>EWMA latency</th></tr></thead><tbody>${
+  return h`<table id="endpoints"><thead><tr><th>route</th><th>endpoint</th><th>breaker</th><th class="n">in flight</th><th class="n">EWMA latency</th></tr></thead><tbody>${
     rows(endpoints, max, 5, (e) => {
       const state = e.available === false && e.state === 'closed' ? 'unavailable' : e.state;
       return h`<tr><td><code>${e.route}</code></td><td><code>${e.endpoint}</code></td><td class="${stateClass(state)}">${state}</td><td class="n">${e.pending ?? '-'}</td><td class="n">${millis(e.rttMs)}</td></tr>`;
@@ -123,7 +127,7 @@ function endpointTable(endpoints: readonly EndpointRow[], max: number): Html {
 }
 
 function failureTable(failures: readonly FailureRow[], max: number, now: Date): Html {
-  return h`<table id="failures"><thead><tr><th>when</th><th>route</th><th>from</th><th>status</th><th>reason</th></tr></thead><tbody>${
+  return h`<table id="failures"><thead><tr><th>when</th><th>route</th><th>from</th><th class="n">status</th><th>reason</th></tr></thead><tbody>${
     rows(failures, max, 5, (f) => h`<tr><td class="mute" title="${f.at}">${ago(f.at, now)}</td><td><code>${f.route}</code></td><td><code>${f.source}</code></td><td class="n bad">${f.status ?? '-'}</td><td>${f.reason}</td></tr>`, 'no failed requests')
   }</tbody></table>`;
 }

@@ -26,7 +26,7 @@ const sloSchema = z.object({
 });
 const endpointSchema = z.object({ key: str, pending: num, rttMs: num, available: z.boolean().optional() });
 const routeSchema = z.object({
-  name: str, authority: str, inFlight: num, retryBudget: str, idleMs: num,
+  name: str, authority: str, inFlight: num, retryBudget: str, idleMs: num, stack: z.array(z.string()).optional(),
   balancer: z.object({ algorithm: str, endpoints: z.array(z.unknown()).optional() }).partial().optional(),
   breakers: z.array(z.object({ endpoint: str, state: str })).optional(),
   slo: sloSchema.nullable().optional(),
@@ -63,6 +63,8 @@ export interface RouteRow {
   readonly p99Ms: number | undefined;
   readonly inFlight: number | undefined;
   readonly budget: string;
+  /** The route's layers, outermost first. */
+  readonly stack: readonly string[];
   readonly successObjective: number | undefined;
   readonly latencyObjective: { readonly thresholdMs: number | undefined; readonly objective: number | undefined };
   readonly burn: { readonly success5m: number | undefined; readonly success1h: number | undefined; readonly latency5m: number | undefined; readonly latency1h: number | undefined };
@@ -152,6 +154,7 @@ export function statusView(document: unknown): StatusView | undefined {
       p99Ms: opt(slo?.latencyMs?.p99),
       inFlight: opt(route.inFlight),
       budget: route.retryBudget ?? '',
+      stack: route.stack ?? [],
       successObjective: opt(slo?.objectives?.success),
       latencyObjective: { thresholdMs: opt(slo?.objectives?.latency?.thresholdMs), objective: opt(slo?.objectives?.latency?.objective) },
       burn: { success5m: opt(w5?.burnRate?.success), success1h: opt(w1?.burnRate?.success), latency5m: opt(w5?.burnRate?.latency), latency1h: opt(w1?.burnRate?.latency) },

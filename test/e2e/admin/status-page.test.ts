@@ -5,10 +5,12 @@
 // their breaker state, and the latest failures with their reasons. A full-page screenshot is taken
 // and checked to be a PNG with real content (decoded here: many colours, a fair share of non-white).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { inflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
@@ -275,6 +277,18 @@ describe('status page in a browser, end to end', { skip: whyNot() }, () => {
     assert.ok(nonWhite / samples > 0.03, `only ${(100 * nonWhite / samples).toFixed(1)} % of the screenshot is not white`);
     console.log(`status page screenshot: ${screenshot} (${png.width}x${png.height}, ${file.length} bytes, ${colours.size} colours)`);
     await page.close();
+  });
+
+  it('weft status prints the same at a terminal: routes, endpoints with breaker state, the latest failures', () => {
+    assert.ok(agent !== undefined);
+    const cli = spawnSync(process.execPath, [fileURLToPath(new URL('../../../agent/cli/main.ts', import.meta.url)), 'status', '--admin', new URL(agent.adminUrl).host], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(cli.status, 0, cli.stderr);
+    const text = cli.stdout;
+    assert.match(text, /pods: 3 known, 3 meshed/, text);
+    assert.match(text, /\n {2}shop\/web:http +90\.9 % +22 +\S+ ms +\S+ ms +0 +90\.9\/90\.9 BURNING/, text);
+    for (const web of webs) assert.match(text, new RegExp(`shop/web:http +${web.ip.replaceAll('.', '\\.')}:${PORT} +closed`), text);
+    assert.match(text, /latest failures \(2 since start\):/, text);
+    assert.match(text, /shop\/client +503 +upstream answered HTTP 503/, text);
   });
 
   it('agrees with /status and /metrics: the route’s SLO windows and burn rates', async () => {

@@ -18,7 +18,7 @@ export const sampleStatus = {
   ],
   routes: [
     {
-      name: 'shop/web:http', authority: 'shop/web:http', stack: ['metrics'], inFlight: 3, retryBudget: '20 % + 10/s over 10 s', idleMs: 5,
+      name: 'shop/web:http', authority: 'shop/web:http', stack: ['metrics (request_total)', 'retry <budget>'], inFlight: 3, retryBudget: '20 % + 10/s over 10 s', idleMs: 5,
       balancer: { algorithm: 'p2c-peak-ewma', pending: 3, endpoints: [{ key: '10.0.0.1:8080', pending: 2, rttMs: 12.5, available: true }, { key: '10.0.0.2:8080', pending: 1, rttMs: 250, available: false }] },
       breakers: [{ endpoint: '10.0.0.1:8080', state: 'closed' }, { endpoint: '10.0.0.2:8080', state: 'open' }],
       slo: {
@@ -77,9 +77,10 @@ describe('status page', () => {
 
   it('shows meshed pods, routes with success rate and latency, endpoints with state, and failures with reasons', () => {
     assert.match(html, /<td><code>shop\/client<\/code><\/td><td class="ok">meshed<\/td>/);
-    assert.match(html, /<code>shop\/web:http<\/code> <span class="badge bad">burning success<\/span><\/td><td class="n bad">80 %<\/td>/);
+    assert.match(html, /<code>shop\/web:http<\/code> <span class="badge bad">burning success<\/span><details>[\s\S]*?<\/details><\/td><td class="n bad">80 %<\/td>/);
     assert.match(html, /<td class="n">11 ms<\/td><td class="n">480 ms<\/td><td class="n">3<\/td>/, 'p50, p99, in flight');
     assert.match(html, /20 % \+ 10\/s over 10 s/, 'the retry budget');
+    assert.match(html, /<details><summary>stack<\/summary><ol><li>metrics \(request_total\)<\/li><li>retry &lt;budget&gt;<\/li><\/ol><\/details>/, 'the live stack, folded and escaped');
     assert.match(html, /<code>10\.0\.0\.2:8080<\/code><\/td><td class="bad">open<\/td>/);
     assert.match(html, /2 s ago<\/td><td><code>shop\/web:http<\/code><\/td><td><code>shop\/client<\/code><\/td><td class="n bad">504<\/td><td>deadline exceeded/);
     assert.match(html, /kernel 6\.1\.0-18-amd64/);
