@@ -45,7 +45,7 @@ export const usage = `usage: weft <command> [options]
 commands:
   agent    run the node agent (what the DaemonSet runs)
   check    check that this host can run the agent, with a fix for every failure
-  status   show a running agent's pods, capture counters and attachments
+  status   show a running agent's pods, routes (success rate, latency, SLO burn), endpoints, latest failures
   explain  show how a running agent routes a request for <authority>: the dtab delegation
            step by step and the endpoints it ends on
   tap      a live stream of the requests a running agent proxies, one line each
