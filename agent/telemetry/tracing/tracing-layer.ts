@@ -4,7 +4,9 @@
 // The layer continues the caller's trace (W3C or B3, see propagation.ts) or starts one, and
 // writes the proxy span's context downstream in the format(s) the request came with (W3C when it
 // came with none), so the next hop's span is a child of the proxy's. The span ends when the
-// response head arrives or the request fails, like the latency metric. Sampling is parent-based:
+// response head arrives or the request fails, like the latency metric (so a gRPC status is on the
+// span when the head carries it, as a trailers-only error does; one in trailers comes after the
+// span's end, as the body does). Sampling is parent-based:
 // a caller's decision is kept; a new trace (or a B3 caller that deferred) is sampled at
 // `sampleRatio`. Unsampled requests are still propagated, and cost no span. Finished spans go to
 // the sink (the OTLP exporter's bounded queue) and to `weft:tracing:span` on diagnostics_channel.
