@@ -10,7 +10,9 @@ import { routeNameProblem } from './proxy.ts';
 import { decimal, section, wholeNumber } from './rules.ts';
 import { tracingSchema } from './tracing.ts';
 
-const objective = (what: string): z.ZodNumber => decimal(0, 1, { exclusiveMin: true, note: `share of requests ${what}, such as 0.999` });
+// Below 1: an objective of 100 % leaves no error budget, so every burn rate would be 0 or infinite.
+const objectiveRule = (what: string): string => `must be a number more than 0 and less than 1 (share of requests ${what}, such as 0.999; 1 would leave no error budget)`;
+const objective = (what: string): z.ZodNumber => z.number({ error: objectiveRule(what) }).gt(0, { error: objectiveRule(what) }).lt(1, { error: objectiveRule(what) });
 const thresholdMs = (): z.ZodInt => wholeNumber(1, 86_400_000, 'milliseconds');
 const alertBurnRate = (): z.ZodNumber => decimal(0, 100_000, { exclusiveMin: true, note: 'how many times faster than the objective allows the error budget is spent' });
 

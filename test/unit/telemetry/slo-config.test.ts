@@ -34,7 +34,8 @@ describe('telemetry.slo configuration', () => {
     const found = problems({ telemetry: { slo: { successRate: 99.9, latency: { thresholdMs: 0 }, routes: { 'not a route': {} } } } });
     const paths = found.map((p) => p.path).sort();
     assert.deepEqual(paths, ['telemetry.slo.latency.thresholdMs', 'telemetry.slo.routes["not a route"]', 'telemetry.slo.successRate'], JSON.stringify(found));
-    assert.match(found.find((p) => p.path === 'telemetry.slo.successRate')?.message ?? '', /more than 0 up to 1/);
+    assert.match(found.find((p) => p.path === 'telemetry.slo.successRate')?.message ?? '', /more than 0 and less than 1/);
+    assert.match(problems({ telemetry: { slo: { latency: { objective: 1 } } } })[0]?.message ?? '', /1 would leave no error budget/);
     assert.match(problems({ telemetry: { slo: { sucessRate: 0.9 } } })[0]?.message ?? '', /did you mean "successRate"/);
   });
 });
