@@ -17,7 +17,7 @@ import type { Random } from '../../balance/random.ts';
 import { parseRetryAfter } from '../../resilience/retry-after.ts';
 import type { Clock } from '../../time/clock.ts';
 import type { ExportResource } from './otlp-proto.ts';
-import { encodeExportRequest, rejectedSpans } from './otlp-proto.ts';
+import { encodeExportRequest, otlpTypes, rejectedSpans } from './otlp-proto.ts';
 import type { FinishedSpan, SpanSink } from './span.ts';
 
 export interface OtlpExporterParams {
@@ -109,6 +109,9 @@ export class OtlpHttpExporter implements SpanSink {
     // One connection, kept alive: exports are sequential, and the agent should not hold more.
     const agentOptions = { keepAlive: true, maxSockets: 1 };
     this.#agent = this.#url.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    // The schema is parsed now, at start (a few ms, and a missing .proto fails here), not at the
+    // first export while requests flow.
+    otlpTypes();
     this.#arm();
   }
 

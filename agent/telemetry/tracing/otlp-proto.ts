@@ -1,5 +1,5 @@
-// OTLP's protobuf messages, from the .proto files under ./proto, parsed by protobufjs once, at the
-// first export. Parsed at run time rather than generated ahead (pbjs): Node runs weft's .ts files
+// OTLP's protobuf messages, from the .proto files under ./proto, parsed by protobufjs once (the
+// exporter asks for them when it is built, at the agent's start). Parsed at run time rather than generated ahead (pbjs): Node runs weft's .ts files
 // as they are, with no build step to keep generated code in step with the schema, and the parse
 // takes a few milliseconds once. The same types decode what a collector answers, and what the
 // test receiver gets.
