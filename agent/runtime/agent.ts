@@ -111,6 +111,8 @@ export class RunningAgent {
    * interception that silently does nothing is the failure users of other meshes report most.
    */
   readonly #accepted = new Map<string, { count: number }>();
+  /** The pod behind each meshed cgroup, so its metrics can be dropped when it is released. */
+  readonly #sources = new Map<string, { namespace: string; pod: string }>();
   readonly startedAt = new Date();
   #stopped = false;
 
@@ -138,6 +140,10 @@ export class RunningAgent {
       unmesh: (cgroupId) => {
         ports.interceptor.unmeshPod(cgroupId);
         this.#accepted.delete(cgroupId.toString());
+        // A released pod's series go, as a sidecar's go with its pod: churn must not fill the caps.
+        const source = this.#sources.get(cgroupId.toString());
+        this.#sources.delete(cgroupId.toString());
+        if (source !== undefined) void this.metrics.forgetSource(source).catch((error: unknown) => this.#log.warn({ error: describeError(error) }, 'could not drop a released pod\'s metrics'));
       },
       log: podLog,
     });
@@ -275,6 +281,7 @@ export class RunningAgent {
     // A new capture starts from zero, as the kernel's counters do when the pod is meshed again.
     const accepted = { count: 0 };
     this.#accepted.set(placement.cgroupId.toString(), accepted);
+    this.#sources.set(placement.cgroupId.toString(), source);
     const netnsCookie = listeners.netnsCookie;
     const handler = new OutboundHandler(outboundParams, {
       originalDestination: (family, port) => interceptor.originalDestination(netnsCookie, family, port),

@@ -74,6 +74,11 @@ export class LabelCap {
   get size(): number {
     return this.#seen.size;
   }
+
+  /** Frees the keys `drop` picks, so new label sets fit again. */
+  forget(drop: (key: string) => boolean): void {
+    for (const key of this.#seen) if (drop(key)) this.#seen.delete(key);
+  }
 }
 
 export interface ResponseSample {
@@ -311,6 +316,37 @@ export class AgentMetrics {
     detected: (protocol, reason) => this.#detected.inc({ protocol, reason }),
     override: (outcome) => this.#overrides.inc({ outcome }),
   };
+
+  /**
+   * Drops every series of a pod that left the node (HTTP and TCP families) and frees its room under
+   * the caps: without this, pod churn on a long-lived node would fill the caps for good, as a
+   * sidecar's metrics go away with its pod.
+   */
+  async forgetSource(source: SourceLabels): Promise<void> {
+    const isSource = (key: string): boolean => {
+      const parts = key.split('\0');
+      return parts[3] === source.namespace && parts[4] === source.pod;
+    };
+    for (const cap of Object.values(this.#series)) cap.forget(isSource);
+    const http = (labels: Partial<Record<string, string | number>>): boolean => labels['namespace'] === source.namespace && labels['pod'] === source.pod;
+    const tcp = (labels: Partial<Record<string, string | number>>): boolean => labels['source_namespace'] === source.namespace && labels['source_pod'] === source.pod;
+    const families = [
+      [this.#requests, http], [this.#responses, http], [this.#latency, http],
+      [this.#tcpOpen, tcp], [this.#tcpClose, tcp], [this.#tcpRead, tcp], [this.#tcpWrite, tcp], [this.#tcpDuration, tcp],
+    ] as const;
+    for (const [metric, matches] of families) {
+      const seen = new Set<string>();
+      for (const value of (await metric.get()).values) {
+        if (!matches(value.labels)) continue;
+        // A histogram lists each bucket (le) and its _sum/_count: one series to remove.
+        const { le: _le, ...labels } = value.labels as Record<string, string | number>;
+        const key = JSON.stringify(labels);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        (metric as { remove(labels: Record<string, string | number>): void }).remove(labels);
+      }
+    }
+  }
 
   /** The exposition for an Accept header: OpenMetrics when asked for, Prometheus text otherwise. */
   async expose(accept: string | undefined): Promise<{ contentType: string; body: string }> {

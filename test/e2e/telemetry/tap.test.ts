@@ -34,6 +34,7 @@ describe('telemetry end to end: tap, Linkerd labels, access log, log level', { s
 
   const lab = whyNoLab() === undefined ? withLab({ after }) : undefined;
   const admin = (): string => `http://127.0.0.1:${adminPort}`;
+  const inventory = join(files, 'pods.json');
 
   before(async () => {
     assert.ok(lab !== undefined);
@@ -45,7 +46,6 @@ describe('telemetry end to end: tap, Linkerd labels, access log, log level', { s
     adminPort = await freePort();
     pinDir = `${labPrefix()}-pins`;
     recordPin(`/sys/fs/bpf/${pinDir}`);
-    const inventory = join(files, 'pods.json');
     const discovery = join(files, 'services.json');
     writeFileSync(inventory, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [web.toKubernetes(), client.toKubernetes()] }));
     writeFileSync(discovery, JSON.stringify({
@@ -138,5 +138,13 @@ describe('telemetry end to end: tap, Linkerd labels, access log, log level', { s
     assert.equal(unknown.status, 404);
     assert.equal((await fetch(`${admin()}/tap?status=nope`)).status, 400);
     await fetch(`${admin()}/log-level`, { method: 'PUT', body: 'info' });
+  });
+
+  it('a pod that leaves the node takes its series with it', async () => {
+    assert.match(await (await fetch(`${admin()}/metrics`)).text(), /pod="client"/);
+    writeFileSync(inventory, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [web.toKubernetes()] }));
+    await waitFor(async () => !/pod="client"/.test(await (await fetch(`${admin()}/metrics`)).text()), { timeoutMs: 3000, what: 'the client\'s series gone' });
+    const text = await (await fetch(`${admin()}/metrics`)).text();
+    assert.doesNotMatch(text, /source_pod="client"/, 'its TCP series too');
   });
 });

@@ -80,6 +80,25 @@ describe('metrics: bounded cardinality', () => {
     assert.ok(body.includes('weft_metrics_label_overflow_total{metric="request_total",label="series"} 35'), body);
   });
 
+  it('a pod that left is forgotten: its series are gone and its room under the cap is free again', async () => {
+    const m = metrics({ maxAuthorities: 1000, maxSeriesPerMetric: 3 });
+    for (let i = 0; i < 3; i++) {
+      const pod = { namespace: 'shop', pod: `client-${i}` };
+      m.http.request('shop/web:http', pod, web);
+      m.http.response('shop/web:http', pod, ok, web);
+      m.connection(pod, { client: '', destination: '', route: 'shop/web:http', upstream: undefined, outcome: 'closed', error: undefined, clientBytes: 1, upstreamBytes: 1, durationMs: 1 });
+    }
+    await m.forgetSource({ namespace: 'shop', pod: 'client-0' });
+    let body = await exposition(m);
+    assert.doesNotMatch(body, /pod="client-0"/);
+    assert.doesNotMatch(body, /source_pod="client-0"/);
+    assert.match(body, /^response_latency_ms_count\{[^}]*pod="client-1"[^}]*\} 1$/m, 'other pods keep theirs');
+    m.http.request('shop/web:http', { namespace: 'shop', pod: 'client-9' }, web);
+    body = await exposition(m);
+    assert.match(body, /^request_total\{[^}]*pod="client-9"[^}]*\} 1$/m, 'the new pod fits where the old one was');
+    assert.doesNotMatch(body, /label="series"/);
+  });
+
   it('the retry, shed and breaker counters share the authority cap', async () => {
     const m = metrics({ maxAuthorities: 1, maxSeriesPerMetric: 10 });
     m.http.shed('a', 'route');
