@@ -359,6 +359,22 @@ async function main(): Promise<void> {
       if (r.stdout !== '200') throw new Error(`${target}: GET http://${e.h1}/ answered ${r.stdout} ${r.stderr}`);
     }
 
+    // RSS with N meshed idle pods, on the fresh agent (before any traffic: load grows the heap).
+    const rssBeforeIdle = rssKiB(agentPid);
+    for (let i = 0; i < options.idlePods; i += 10) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(10, options.idlePods - i) }, (_, k) => node.addPod({ name: `idle-${String(i + k).padStart(3, '0')}`, namespace: 'bench-idle' })),
+      );
+      for (const pod of batch) pod.spawn('sleep', ['infinity'], { stdio: 'ignore' });
+      meshedPods.push(...batch);
+    }
+    writeInventory();
+    await agent.waitMeshed(1 + options.idlePods, 60_000);
+    await sleep(2000);
+    const rssIdle = rssKiB(agentPid);
+
+    say(`· ${options.idlePods} more idle pods meshed: agent RSS ${(rssIdle / 1024).toFixed(1)} MiB (was ${(rssBeforeIdle / 1024).toFixed(1)})`);
+
     // Throughput: rounds × workloads × targets, target order rotated each round.
     const throughput = new Map<string, number[]>();
     const errors = new Map<string, number>();
@@ -385,6 +401,7 @@ async function main(): Promise<void> {
       }
     }
     const rssAfterThroughput = rssKiB(agentPid);
+    const hwm = rssKiB(agentPid, 'VmHWM');
 
     // Latency: open loop at 25/50/75 % of haproxy's h1-c32 maximum.
     const haproxyMax = median(throughput.get('h1-c32/haproxy') ?? []);
@@ -453,21 +470,6 @@ async function main(): Promise<void> {
       await sleep(500);
     }
 
-    // RSS with N meshed idle pods.
-    const rssBeforeIdle = rssKiB(agentPid);
-    for (let i = 0; i < options.idlePods; i += 10) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(10, options.idlePods - i) }, (_, k) => node.addPod({ name: `idle-${String(i + k).padStart(3, '0')}`, namespace: 'bench-idle' })),
-      );
-      for (const pod of batch) pod.spawn('sleep', ['infinity'], { stdio: 'ignore' });
-      meshedPods.push(...batch);
-    }
-    writeInventory();
-    await agent.waitMeshed(1 + options.idlePods, 60_000);
-    await sleep(2000);
-    const rssIdle = rssKiB(agentPid);
-    const hwm = rssKiB(agentPid, 'VmHWM');
-
     // ---- report ----
     const rows: Array<Record<string, unknown>> = [];
     const lines: string[] = [];
@@ -524,7 +526,7 @@ async function main(): Promise<void> {
       openConnections: connectionRss,
     };
     lines.push('', 'resources');
-    lines.push(`agent RSS: ${resources.agentRssAtStartMiB.toFixed(1)} MiB at start, ${resources.agentRssAfterThroughputMiB.toFixed(1)} after the throughput rounds, ${resources.agentRssWithIdlePodsMiB.toFixed(1)} with ${options.idlePods} more meshed idle pods (was ${resources.agentRssBeforeIdlePodsMiB.toFixed(1)}), peak ${resources.agentPeakRssMiB.toFixed(1)}`);
+    lines.push(`agent RSS: ${resources.agentRssAtStartMiB.toFixed(1)} MiB at start (1 meshed pod), ${resources.agentRssWithIdlePodsMiB.toFixed(1)} with ${options.idlePods} more meshed idle pods (was ${resources.agentRssBeforeIdlePodsMiB.toFixed(1)}), ${resources.agentRssAfterThroughputMiB.toFixed(1)} after the throughput rounds, peak ${resources.agentPeakRssMiB.toFixed(1)} (then)`);
     const ms = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : `${(v * 1000).toFixed(1)} ms`);
     lines.push(`CPU per 1k req/s (h1, 32 conns): weft ${ms(resources.cpuSecondsPerSecondPer1kRpsAtMax.weft)}, haproxy ${ms(resources.cpuSecondsPerSecondPer1kRpsAtMax.haproxy)} of CPU per second at max; at a fixed ${fixedRate} req/s (autocannon): weft ${ms(fixedCpu.weft)}, haproxy ${ms(fixedCpu.haproxy)}`);
     const kb = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : `${(v / 1024).toFixed(1)} KiB`);
