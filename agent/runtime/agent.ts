@@ -214,7 +214,7 @@ export class RunningAgent {
           status: sample.status,
           grpcStatus: sample.grpcStatus,
           error: sample.error,
-          reason: failureReason(sample.status, sample.grpcStatus, sample.error, undefined),
+          reason: failureReason(sample.status, sample.grpcStatus, sample.error, sample.reason),
           latencyMs: sample.latencyMs,
         });
       },

@@ -7,7 +7,7 @@
 // request shows exactly what was counted; with nobody subscribed it costs two property reads.
 import { errorStatus } from '../proxy/http/error-response.ts';
 import type { HttpRequest, HttpResponse } from '../proxy/http/message.ts';
-import { isWeftError } from '../errors.ts';
+import { describeError, isWeftError } from '../errors.ts';
 import type { CallContext, Layer, Service } from '../stack/service.ts';
 import type { Clock } from '../time/clock.ts';
 import type { ProxyRequestEvent } from './tap.ts';
@@ -86,7 +86,7 @@ class HttpMetricsService implements Service<HttpRequest, HttpResponse> {
       const { status, code } = errorStatus(error);
       const errorCode = isWeftError(error) ? code : 'WEFT_E_HTTP_UPSTREAM';
       const latencyMs = this.#clock.now() - started;
-      this.#metrics.response(this.#authority, source, { status, success: false, grpcStatus: undefined, error: errorCode, latencyMs }, this.#destination);
+      this.#metrics.response(this.#authority, source, { status, success: false, grpcStatus: undefined, error: errorCode, latencyMs, reason: describeError(error) }, this.#destination);
       if (tapped !== undefined && responseChannel.hasSubscribers) {
         responseChannel.publish({
           ...tapped, status, grpcStatus: undefined, classification: 'failure', durationMs: latencyMs, upstream: upstreamOf(req), error: errorCode,

@@ -88,6 +88,8 @@ export interface ResponseSample {
   /** The proxy's error code when it answered itself (l5d-proxy-error). */
   readonly error: string | undefined;
   readonly latencyMs: number;
+  /** When the proxy answered itself: why, in words (the error's message), for the latest failures. */
+  readonly reason?: string;
 }
 
 /** What the request path records; passed into the layers, never global. */

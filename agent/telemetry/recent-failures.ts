@@ -64,7 +64,7 @@ const meanings: Readonly<Record<string, string>> = {
 
 /** The reason shown for a failed response: weft's message, or the upstream's status. */
 export function failureReason(status: number, grpcStatus: number | undefined, error: string | undefined, message: string | undefined): string {
-  if (message !== undefined && message !== '') return error === undefined ? message : `${error}: ${message}`;
+  if (message !== undefined && message !== '') return error === undefined ? message : `${message} (${error}, weft answered ${status})`;
   if (error !== undefined) return `${meanings[error] ?? error} (${error}, weft answered ${status})`;
   if (grpcStatus !== undefined && grpcStatus !== 0) return `upstream answered gRPC status ${grpcStatus}`;
   return `upstream answered HTTP ${status}`;

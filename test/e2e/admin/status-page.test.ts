@@ -251,7 +251,8 @@ describe('status page in a browser, end to end', { skip: whyNot() }, () => {
 
     const failures = await page.locator('#failures').innerText();
     assert.match(failures, /shop\/web:http\s+shop\/client\s+503\s+upstream answered HTTP 503/, failures);
-    assert.match(failures, /504\s+deadline exceeded \(WEFT_E_RESILIENCE_DEADLINE_EXCEEDED/, failures);
+    // weft's own answer, with the error's message: what passed, and the code as in l5d-proxy-error.
+    assert.match(failures, /504\s+deadline exceeded: .+ \(WEFT_E_RESILIENCE_DEADLINE_EXCEEDED, weft answered 504\)/, failures);
 
     const tiles = await page.locator('.tiles').innerText();
     assert.match(tiles, /3\s+MESHED PODS/i, tiles);

@@ -140,7 +140,7 @@ describe('RecentFailures', () => {
     assert.equal(ring.total, 7);
   });
   it('says why: weft’s message with its code, else what the upstream answered', () => {
-    assert.equal(failureReason(504, undefined, 'WEFT_E_X', 'deadline passed'), 'WEFT_E_X: deadline passed');
+    assert.equal(failureReason(504, undefined, 'WEFT_E_X', 'deadline passed'), 'deadline passed (WEFT_E_X, weft answered 504)');
     assert.equal(failureReason(503, undefined, undefined, undefined), 'upstream answered HTTP 503');
     assert.equal(failureReason(504, undefined, 'WEFT_E_RESILIENCE_DEADLINE_EXCEEDED', undefined), 'deadline exceeded (WEFT_E_RESILIENCE_DEADLINE_EXCEEDED, weft answered 504)');
     assert.equal(failureReason(502, undefined, 'WEFT_E_SOMETHING_NEW', undefined), 'WEFT_E_SOMETHING_NEW (WEFT_E_SOMETHING_NEW, weft answered 502)');
