@@ -12,6 +12,7 @@ import type { CallContext, Layer, Service } from '../stack/service.ts';
 import type { Clock } from '../time/clock.ts';
 import type { ProxyRequestEvent } from './tap.ts';
 import { nextTapId, requestChannel, responseChannel, traceIdOf, upstreamOf } from './tap.ts';
+import { traceIdOf as spanTraceIdOf } from './tracing/tracing-layer.ts';
 import type { DestinationLabels, HttpMetrics, SourceLabels } from './metrics.ts';
 import { NO_DESTINATION } from './metrics.ts';
 
@@ -108,7 +109,8 @@ class HttpMetricsService implements Service<HttpRequest, HttpResponse> {
       method: req.method,
       path: req.path,
       protocol: req.protocol,
-      traceId: traceIdOf(req.headers),
+      // The proxy's span when the tracing layer (outside this one) made it, else the caller's.
+      traceId: spanTraceIdOf(req) ?? traceIdOf(req.headers),
     };
   }
 

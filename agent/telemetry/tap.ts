@@ -4,11 +4,12 @@
 // checked first), so the request path pays one property read per request while nobody taps.
 // Subscribers: `GET /tap` on the admin port (admin/tap.ts, `weft tap`) and the access log.
 //
-// The trace id is read here from `traceparent` (W3C) or `b3` / `x-b3-traceid` (B3): a tiny reader
-// until agent/telemetry/tracing/ has a parser to take over.
+// The trace id is the one of the proxy's span when the tracing layer made one, else the caller's
+// from `traceparent` / `b3` / `x-b3-*`, read with the tracing module's parser.
 import { channel } from 'node:diagnostics_channel';
 import type { HttpHeaders } from '../proxy/http/headers.ts';
 import type { HttpRequest } from '../proxy/http/message.ts';
+import { extract } from './tracing/propagation.ts';
 
 export const TAP_REQUEST_CHANNEL = 'weft:proxy:request';
 export const TAP_RESPONSE_CHANNEL = 'weft:proxy:response';
@@ -66,33 +67,14 @@ export function upstreamOf(req: HttpRequest): string | undefined {
   return upstreams.get(req);
 }
 
-const HEX32 = /^[0-9a-f]{32}$/;
-const B3_TRACE = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
-const ZEROS = /^0+$/;
-
-/** The trace id a request carries: W3C traceparent first, then B3 single, then B3 multi. */
+/**
+ * The trace id a request carries, by the tracing module's parser (W3C traceparent first, then B3
+ * single, then B3 multi); a 64-bit B3 id is given as sent, not padded.
+ */
 export function traceIdOf(headers: HttpHeaders): string | undefined {
-  const traceparent = headers.get('traceparent');
-  if (traceparent !== undefined) {
-    // version "-" trace-id "-" parent-id "-" flags; version ff is invalid, all-zero ids are invalid.
-    const parts = traceparent.trim().toLowerCase().split('-');
-    const [version, traceId, parentId] = parts;
-    if (parts.length >= 4 && version !== undefined && /^[0-9a-f]{2}$/.test(version) && version !== 'ff' && traceId !== undefined && HEX32.test(traceId) && !ZEROS.test(traceId)
-      && parentId !== undefined && /^[0-9a-f]{16}$/.test(parentId)) {
-      return traceId;
-    }
-  }
-  const b3 = headers.get('b3');
-  if (b3 !== undefined) {
-    const traceId = b3.trim().toLowerCase().split('-')[0] ?? '';
-    if (B3_TRACE.test(traceId) && !ZEROS.test(traceId)) return traceId;
-  }
-  const multi = headers.get('x-b3-traceid');
-  if (multi !== undefined) {
-    const traceId = multi.trim().toLowerCase();
-    if (B3_TRACE.test(traceId) && !ZEROS.test(traceId)) return traceId;
-  }
-  return undefined;
+  const incoming = extract(headers);
+  if (incoming.kind !== 'parent') return undefined;
+  return incoming.shortTraceId ? incoming.parent.traceId.slice(16) : incoming.parent.traceId;
 }
 
 // ---- Filters (GET /tap, `weft tap`) ----------------------------------------------------------

@@ -29,7 +29,7 @@ describe('tap: trace id', () => {
   it('reads the W3C traceparent trace id, then b3 single, then x-b3-traceid', () => {
     assert.equal(traceIdOf(headers({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' })), '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(traceIdOf(headers({ b3: '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1' })), '80f198ee56343ba864fe8b2a57d3eff7');
-    assert.equal(traceIdOf(headers({ 'x-b3-traceid': '463ac35c9f6413ad' })), '463ac35c9f6413ad');
+    assert.equal(traceIdOf(headers({ 'x-b3-traceid': '463ac35c9f6413ad', 'x-b3-spanid': 'a2fb4a1d1a96d312' })), '463ac35c9f6413ad');
   });
 
   it('ignores malformed and all-zero ids, and version ff', () => {
