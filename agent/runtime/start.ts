@@ -96,7 +96,9 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
     const resolver = new PodResolver({ podsRoot });
     // Spans to the configured collector; none configured, none exported (context still propagated).
     const tracing = tracingFromConfig(config.telemetry.tracing);
-    const spans = tracing.exporter === undefined ? undefined : otlpExporter(tracing.exporter, config.node.name, log);
+    // Drops are counted on /metrics once the agent's metrics exist (the exporter is built first).
+    let countDrop: (reason: string, count: number) => void = () => undefined;
+    const spans = tracing.exporter === undefined ? undefined : otlpExporter(tracing.exporter, config.node.name, log, (reason, count) => countDrop(reason, count));
     const ports: AgentPorts = {
       interceptor,
       inventory: {
@@ -130,6 +132,7 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
     }, log);
     const agent = running;
     discoverySink = agent.metrics.discovery;
+    countDrop = (reason, count) => agent.metrics.spansDropped(reason, count);
     admin = createAdminServer({
       address: config.admin.address,
       port: config.admin.port,
@@ -203,13 +206,14 @@ async function clusterSources(config: WeftConfig): Promise<{ inventory: Inventor
 }
 
 /** The OTLP exporter; its first failure is a warning, later ones debug (/status keeps the last). */
-function otlpExporter(params: OtlpExporterParams, nodeName: string, log: Logger): OtlpHttpExporter {
+function otlpExporter(params: OtlpExporterParams, nodeName: string, log: Logger, onDrop: (reason: string, count: number) => void): OtlpHttpExporter {
   const tracingLog = log.child({ area: 'tracing' });
   let warned = false;
   return new OtlpHttpExporter(params, {
     clock: systemClock,
     random: Math.random,
     resource: weftResource(nodeName),
+    onDrop,
     onError: (error) => {
       tracingLog[warned ? 'debug' : 'warn']({ code: error.code }, `${error.message} (further export failures are logged at debug; see /status)`);
       warned = true;

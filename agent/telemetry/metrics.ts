@@ -135,12 +135,17 @@ export class AgentMetrics {
   readonly #breaker: Counter<'authority' | 'endpoint' | 'to' | 'reason'>;
   readonly #detected: Counter<'protocol' | 'reason'>;
   readonly #overrides: Counter<'outcome'>;
+  readonly #spansDropped: Counter<'reason'>;
   /** Discovery's updates, source errors and staleness (advisory layer), for the service router. */
   readonly discovery: DiscoveryMetrics;
 
   constructor(deps: MetricsDeps, params: MetricsParams = metricsParams) {
     this.#openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     const registers = [this.#prometheus, this.#openMetrics];
+    this.#spansDropped = new Counter({
+      name: 'weft_trace_spans_dropped_total', help: 'Sampled spans never delivered to the OTLP collector, by why (queue full, export failed, rejected)',
+      labelNames: ['reason'], registers,
+    });
     const updates = new Counter({ name: 'weft_discovery_updates_total', help: 'Good answer sets (tables) a discovery source produced', labelNames: ['source'], registers });
     const sourceErrors = new Counter({ name: 'weft_discovery_source_errors_total', help: 'Failed reads, lists or watches of a discovery source, by error code', labelNames: ['source', 'code'], registers });
     const staleServices = new Gauge({
@@ -348,6 +353,11 @@ export class AgentMetrics {
         (metric as { remove(labels: Record<string, string | number>): void }).remove(labels);
       }
     }
+  }
+
+  /** Spans the OTLP exporter could not deliver (it never blocks requests: it drops and counts). */
+  spansDropped(reason: string, count: number): void {
+    this.#spansDropped.inc({ reason }, count);
   }
 
   /** The exposition for an Accept header: OpenMetrics when asked for, Prometheus text otherwise. */

@@ -188,7 +188,7 @@ describe('request-level proxy end to end', { skip: labSkip('proxy e2e') }, () =>
     const s = await agent?.status<{ routes: RouteStatus[] }>();
     const route = s?.routes.find((r) => r.name === 'shop/web:http');
     assert.ok(route !== undefined, 'the route is on /status');
-    assert.deepEqual(route.stack.map((l) => l.split(' ')[0]), ['metrics', 'load-shed', 'deadline', 'retry', 'balance', 'failure-accrual', 'endpoint']);
+    assert.deepEqual(route.stack.map((l) => l.split(' ')[0]), ['tracing', 'metrics', 'load-shed', 'deadline', 'retry', 'balance', 'failure-accrual', 'endpoint']);
     assert.equal(route.balancer.endpoints.length, 2);
   });
 

@@ -109,4 +109,17 @@ describe('metrics: bounded cardinality', () => {
     assert.ok(body.includes('weft_load_shed_total{authority="overflow",scope="route"} 1'));
     assert.ok(body.includes('weft_retries_total{authority="overflow",outcome="retried",reason="503"} 1'));
   });
+
+  it('counts spans the exporter dropped, and discovery staleness by reason', async () => {
+    const m = new AgentMetrics({ captureCounters: () => [] });
+    m.spansDropped('queue-full', 3);
+    m.discovery.stale('file:/x', [{ service: 'shop/web:http', since: '2026-01-01T00:00:00.000Z', ageMs: 5, reason: 'empty-unconfirmed', served: 2, answered: 0 }]);
+    m.discovery.sourceError('file:/x', 'WEFT_E_DISCOVERY_PARSE');
+    const { body } = await m.expose(undefined);
+    assert.ok(body.includes('weft_trace_spans_dropped_total{reason="queue-full"} 3'), body);
+    assert.ok(body.includes('weft_discovery_stale_services{source="file:/x",reason="empty-unconfirmed"} 1'));
+    assert.ok(body.includes('weft_discovery_stale_services{source="file:/x",reason="source-error"} 0'));
+    assert.ok(body.includes('weft_discovery_stale_since_seconds{source="file:/x",service="shop/web:http",reason="empty-unconfirmed"} 1767225600'));
+    assert.ok(body.includes('weft_discovery_source_errors_total{source="file:/x",code="WEFT_E_DISCOVERY_PARSE"} 1'));
+  });
 });
