@@ -4,7 +4,7 @@
 import type { Dtab } from './dtab.ts';
 import { parseDtab } from './parse.ts';
 
-/** Prefix of the Kubernetes Service namer: `/#/k8s/<namespace>/<service>/<port>`. */
+/** Prefix of the Kubernetes Service namer: `/#/k8s/<namespace>/<port>/<service>` (see k8s-namers.ts). */
 export const k8sNamerPrefix = Object.freeze(['#', 'k8s']);
 /** Prefix of the cluster-IP namer: `/#/k8s-ip/<ip>/<port>` to that Service's `/svc/…` name. */
 export const k8sClusterIpNamerPrefix = Object.freeze(['#', 'k8s-ip']);
@@ -13,7 +13,7 @@ export const defaultDtabText = `# weft zero-config dtab. Later entries are tried
 # A request is named /svc/<namespace>/<service>/<port> (from Host or :authority) or, failing
 # that, /dst/<ip>/<port> (where the application connected); see logical-name.ts.
 
-# A Service by name: the Kubernetes namer finds its endpoints.
+# A Service by name: the Kubernetes namer finds its endpoints (and binds /#/k8s/<ns>/<port>/<svc>).
 /svc => /#/k8s;
 
 # An address that is no Service: let the connection go where the application sent it.

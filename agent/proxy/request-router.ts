@@ -287,9 +287,9 @@ export class RoutedService implements Service<HttpRequest, HttpResponse> {
   }
 }
 
-/** `ns/svc:port` from a bound `/#/k8s/<ns>/<svc>/<port>` id. */
+/** The Service port of a bound `/#/k8s/<ns>/<port>/<svc>` (or `/#/file/…`) id. */
 export function k8sBackendName(id: Path): { namespace: string; name: string; port: string } | undefined {
-  if (id.length !== 5 || id[0] !== '#' || id[1] !== 'k8s') return undefined;
-  const [, , namespace, name, port] = id as [string, string, string, string, string];
+  if (id.length !== 5 || id[0] !== '#' || (id[1] !== 'k8s' && id[1] !== 'file')) return undefined;
+  const [, , namespace, port, name] = id as [string, string, string, string, string];
   return { namespace, name, port };
 }

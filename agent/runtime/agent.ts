@@ -39,6 +39,8 @@ export interface AgentPorts {
   readonly inventory: InventoryPort;
   readonly router: OutboundRouter & { status(): unknown };
   readonly services: () => ServiceLookup;
+  /** Set when the discovery file is the source: its Services under /#/file. */
+  readonly fileServices?: () => ServiceLookup;
   /** Discovery pushes endpoint changes of routed backends (the advisory layer's `changed`). */
   readonly onServiceChange?: (listener: (change: { readonly name: string; readonly endpoints: readonly EndpointAddress[] }) => void) => () => void;
   /** The DNS source behind /#/dns names; its status is on /status. */
@@ -126,6 +128,7 @@ export class RunningAgent {
       metrics: this.#observed(this.metrics.http),
       log: logFunction(log.child({ area: 'proxy' })),
       services: ports.services,
+      ...(ports.fileServices === undefined ? {} : { fileServices: ports.fileServices }),
       ...(ports.onServiceChange === undefined ? {} : { onServiceChange: ports.onServiceChange }),
       dtab: settings.dtab,
       ...(ports.dns === undefined ? {} : { dns: ports.dns }),

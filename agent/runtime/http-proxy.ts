@@ -40,6 +40,8 @@ export interface HttpProxyDeps {
   readonly log: Log;
   /** Discovery's current Services (a new object when they change). */
   readonly services: () => ServiceLookup;
+  /** The same, when the discovery file is the source: names under /#/file. */
+  readonly fileServices?: () => ServiceLookup;
   /** The base dtab every request is bound through. */
   readonly dtab: Dtab;
   /** Discovery's pushes: a backend's endpoints changed (pushed to its route if it exists). */
@@ -82,7 +84,7 @@ export class HttpProxy {
     this.#unsubscribe = deps.onServiceChange?.((change) => this.#routes.syncExisting(change.name, change.endpoints));
     this.#router = new RequestRouter({
       dtab: deps.dtab,
-      namers: [...systemNamers, ...k8sNamers(() => deps.services()), ...(deps.dns === undefined ? [] : dnsNamers(deps.dns))],
+      namers: [...systemNamers, ...k8sNamers(() => deps.services(), deps.fileServices), ...(deps.dns === undefined ? [] : dnsNamers(deps.dns))],
       view: () => this.#namingView(),
       random: systemRandom,
       onOverride: (outcome) => deps.metrics.override(outcome),

@@ -112,6 +112,7 @@ export async function startAgent(config: WeftConfig, options: StartOptions = {})
       router,
       // The naming view of discovery: the source's current table (a new object on every change).
       services: () => router.services(),
+      ...(config.discovery.file === undefined ? {} : { fileServices: () => router.services() }),
       onServiceChange: (listener) => router.onChange(listener),
       dns,
       ...(spans === undefined ? {} : { spans }),

@@ -307,14 +307,14 @@ describe('naming with Services from the Kubernetes API, end to end', { skip: lab
     assert.ok(count('invalid') >= 1, `invalid: ${count('invalid')}`);
   });
 
-  it('explains the binding on the admin port and with `weft explain`: /#/k8s/shop/web/80 and its current endpoints', async () => {
+  it('explains the binding on the admin port and with `weft explain`: /#/k8s/shop/80/web and its current endpoints', async () => {
     assert.ok(agent !== undefined);
     const web1 = webPods[0] as LabPod;
     const response = await fetch(`${agent.adminUrl}/explain?authority=web.shop:80&namespace=shop`);
     assert.equal(response.status, 200);
     const answer = (await response.json()) as Explained;
     assert.match(answer.steps, /\/#\/k8s\/shop\/web\/80/);
-    assert.deepEqual(answer.backends.map((b) => ({ bound: b.bound, route: b.route, endpoints: b.endpoints })), [{ bound: '/#/k8s/shop/web/80', route: ROUTE, endpoints: [key(web1)] }]);
+    assert.deepEqual(answer.backends.map((b) => ({ bound: b.bound, route: b.route, endpoints: b.endpoints })), [{ bound: '/#/k8s/shop/80/web', route: ROUTE, endpoints: [key(web1)] }]);
 
     const cli = spawn(process.execPath, [join(root, 'agent/cli/main.ts'), 'explain', 'web.shop:80', '--admin', `127.0.0.1:${adminPort}`], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

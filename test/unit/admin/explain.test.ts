@@ -37,16 +37,16 @@ describe('GET /explain', () => {
     const answer = JSON.parse(String(res.body)) as { names: string; result: string; steps: string; backends: Array<{ bound: string; route: string; endpoints: string[] }> };
     assert.match(answer.names, /\/svc\/shop\/web\/80/);
     assert.match(answer.steps, /dentry #0 \/svc=>\/#\/k8s/);
-    assert.equal(answer.result, '/#/k8s/shop/web/80');
-    assert.deepEqual(answer.backends, [{ bound: '/#/k8s/shop/web/80', share: 1, route: 'shop/web:http', endpoints: ['10.0.0.1:8080', '10.0.0.2:8080'] }]);
+    assert.equal(answer.result, '/#/k8s/shop/80/web');
+    assert.deepEqual(answer.backends, [{ bound: '/#/k8s/shop/80/web', share: 1, route: 'shop/web:http', endpoints: ['10.0.0.1:8080', '10.0.0.2:8080'] }]);
   });
 
   it('applies an override dtab and shows the weighted split with each share', async () => {
     const res = await ask({ authority: 'web', namespace: 'shop', dst: '10.96.0.10:80', dtab: '/svc/shop/web => 3*/#/k8s/shop/web & 1*/svc/shop/web-v2' }, 'text/plain');
     assert.equal(res.status, 200);
     const text = String(res.body);
-    assert.match(text, /\/#\/k8s\/shop\/web\/80 \(75 %\) → shop\/web:http: 10\.0\.0\.1:8080, 10\.0\.0\.2:8080/);
-    assert.match(text, /\/#\/k8s\/shop\/web-v2\/80 \(25 %\) → shop\/web-v2:http: 10\.0\.0\.3:8080/);
+    assert.match(text, /\/#\/k8s\/shop\/80\/web \(75 %\) → shop\/web:http: 10\.0\.0\.1:8080, 10\.0\.0\.2:8080/);
+    assert.match(text, /\/#\/k8s\/shop\/80\/web-v2 \(25 %\) → shop\/web-v2:http: 10\.0\.0\.3:8080/);
   });
 
   it('falls back to the dialled cluster IP, and passes through an address that is no Service', async () => {
