@@ -56,8 +56,17 @@ class Deadline<Req, Res> implements Service<Req, Res> {
     if (deadline === undefined) return this.#inner.call(req, cx);
     // Already over (a caller's grpc-timeout of 0, or a context deadline in the past): do not send.
     if (deadline <= now) throw exceeded(effective);
+    // A child signal that aborts with the caller's or at the deadline. Linked by hand rather than
+    // with AbortSignal.any, which allocates weak references and finalization records per call
+    // (measured on the request path: a visible share of CPU and GC under load).
     const controller = new AbortController();
-    const child: CallContext = { deadline, signal: AbortSignal.any([cx.signal, controller.signal]) };
+    const parent = cx.signal;
+    if (parent.aborted) controller.abort(parent.reason);
+    const onParentAbort = (): void => controller.abort(parent.reason);
+    // Kept after the response head, as AbortSignal.any would be: a caller leaving mid-body still
+    // cancels the upstream. The parent is the request's own signal, so nothing long-lived piles up.
+    parent.addEventListener('abort', onParentAbort, { once: true });
+    const child: CallContext = { deadline, signal: controller.signal };
     const inner = this.#inner.call(req, child);
     let cancel = noop;
     const expired = new Promise<never>((_, reject) => {

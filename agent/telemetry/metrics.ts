@@ -56,6 +56,9 @@ export interface MetricsParams {
 export const metricsParams: MetricsParams = { maxAuthorities: 500, maxSeriesPerMetric: 10_000 };
 
 /** A set that admits up to `limit` distinct keys, then only those it already holds. */
+/** Most cached prom-client children per family (the caps bound the admitted label sets anyway). */
+const CHILD_CACHE_LIMIT = 20_000;
+
 export class LabelCap {
   readonly #limit: number;
   readonly #seen = new Set<string>();
@@ -303,19 +306,66 @@ export class AgentMetrics {
     return { ...labels, authority: OVERFLOW, dst_namespace: OVERFLOW, dst_service: OVERFLOW, namespace: OVERFLOW, pod: OVERFLOW };
   }
 
+  /**
+   * prom-client children of the per-request series, by their label values: `inc(labels)` hashes
+   * a dozen labels on every call, a cached child does not. Only label sets admitted under the caps
+   * are cached (an overflowing request is still counted as overflow each time); bounded, and
+   * cleared when a pod's series are dropped.
+   */
+  readonly #requestChildren = new Map<string, { inc(value?: number): void }>();
+  readonly #responseChildren = new Map<string, { inc(value?: number): void }>();
+  readonly #latencyChildren = new Map<string, { observe(value: number): void }>();
+
+  #cache<C>(cache: Map<string, C>, key: string, make: () => C | undefined): C | undefined {
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    const made = make();
+    if (made !== undefined) {
+      if (cache.size >= CHILD_CACHE_LIMIT) cache.clear();
+      cache.set(key, made);
+    }
+    return made;
+  }
+
   readonly http: HttpMetrics = {
     request: (authority, source, destination = NO_DESTINATION) => {
-      this.#requests.inc(this.#httpLabels('request_total', this.#series.request, authority, source, destination, ''));
+      const key = `${authority}\0${destination.namespace}\0${destination.service}\0${source.namespace}\0${source.pod}`;
+      let overflow: Record<HttpLabel, string> | undefined;
+      const child = this.#cache(this.#requestChildren, key, () => {
+        const labels = this.#httpLabels('request_total', this.#series.request, authority, source, destination, '');
+        if (labels.authority !== OVERFLOW && labels.pod !== OVERFLOW) return this.#requests.labels(labels);
+        overflow = labels;
+        return undefined;
+      });
+      if (child !== undefined) child.inc();
+      else if (overflow !== undefined) this.#requests.inc(overflow);
     },
     response: (authority, source, r, destination = NO_DESTINATION) => {
       const status = String(r.status);
       const classification = r.success ? 'success' : 'failure';
       const grpc = r.grpcStatus === undefined ? '' : String(r.grpcStatus);
       const error = r.error ?? '';
-      const labels = this.#httpLabels('response_total', this.#series.response, authority, source, destination, `${status}\0${classification}\0${grpc}\0${error}`);
-      this.#responses.inc({ ...labels, status_code: status, classification, grpc_status_code: grpc, error });
-      const timed = this.#httpLabels('response_latency_ms', this.#series.latency, authority, source, destination, status);
-      this.#latency.observe({ ...timed, status_code: status }, r.latencyMs);
+      const base = `${authority}\0${destination.namespace}\0${destination.service}\0${source.namespace}\0${source.pod}`;
+      let overflow: Record<string, string> | undefined;
+      const counted = this.#cache(this.#responseChildren, `${base}\0${status}\0${classification}\0${grpc}\0${error}`, () => {
+        const labels = this.#httpLabels('response_total', this.#series.response, authority, source, destination, `${status}\0${classification}\0${grpc}\0${error}`);
+        const full = { ...labels, status_code: status, classification, grpc_status_code: grpc, error };
+        if (labels.authority !== OVERFLOW && labels.pod !== OVERFLOW) return this.#responses.labels(full);
+        overflow = full;
+        return undefined;
+      });
+      if (counted !== undefined) counted.inc();
+      else if (overflow !== undefined) this.#responses.inc(overflow);
+      let timedOverflow: Record<string, string> | undefined;
+      const timed = this.#cache(this.#latencyChildren, `${base}\0${status}`, () => {
+        const labels = this.#httpLabels('response_latency_ms', this.#series.latency, authority, source, destination, status);
+        const full = { ...labels, status_code: status };
+        if (labels.authority !== OVERFLOW && labels.pod !== OVERFLOW) return this.#latency.labels(full);
+        timedOverflow = full;
+        return undefined;
+      });
+      if (timed !== undefined) timed.observe(r.latencyMs);
+      else if (timedOverflow !== undefined) this.#latency.observe(timedOverflow, r.latencyMs);
     },
     retry: (authority, outcome, reason) => this.#retries.inc({ authority: this.#authority('weft_retries_total', authority), outcome, reason }),
     shed: (authority, scope) => this.#shed.inc({ authority: this.#authority('weft_load_shed_total', authority), scope }),
@@ -335,6 +385,10 @@ export class AgentMetrics {
       return parts[3] === source.namespace && parts[4] === source.pod;
     };
     for (const cap of Object.values(this.#series)) cap.forget(isSource);
+    // Cached children of removed series would count into series no longer exported.
+    this.#requestChildren.clear();
+    this.#responseChildren.clear();
+    this.#latencyChildren.clear();
     const http = (labels: Partial<Record<string, string | number>>): boolean => labels['namespace'] === source.namespace && labels['pod'] === source.pod;
     const tcp = (labels: Partial<Record<string, string | number>>): boolean => labels['source_namespace'] === source.namespace && labels['source_pod'] === source.pod;
     const families = [
