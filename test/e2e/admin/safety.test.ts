@@ -10,20 +10,15 @@
 // and connects onward for it. That must never become a path to the admin port, so the test checks
 // that those connections were captured, that the agent failed them, and that no admin answer came.
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { startTcpClient } from '../../../agent/lab/client.ts';
 import type { TcpClient, TcpConnectResult } from '../../../agent/lab/client.ts';
 import type { LabNode } from '../../../agent/lab/node.ts';
 import type { LabPod } from '../../../agent/lab/pod.ts';
-import { AgentProcess } from '../../support/agent-process.ts';
+import type { AgentProcess } from '../../support/agent-process.ts';
+import { LabAgent } from '../../support/lab-agent.ts';
 import { labSkip, whyNoLab, withLab } from '../../support/lab.ts';
-import { recordPid, recordPin } from '../../support/ledger.ts';
-import { freePort } from '../../support/net.ts';
-import { labPrefix } from '../../support/run.ts';
-import { waitFor } from '../../support/wait.ts';
 
 interface PodStatus { uid: string; state: string }
 interface Record_ { destination: string; outcome: string; protocol?: string; error?: string }
@@ -42,19 +37,16 @@ function assertNotAdmin(result: TcpConnectResult, where: string): void {
 }
 
 describe('the admin port is out of reach of pods', { skip: labSkip('admin safety e2e') }, () => {
-  const files = mkdtempSync(join(tmpdir(), 'weft-e2e-admin-'));
-  const inventoryFile = join(files, 'pods.json');
-  const discoveryFile = join(files, 'services.json');
   let node: LabNode;
   let client: LabPod;
   let legacy: LabPod;
   let clientTcp: TcpClient;
   let legacyTcp: TcpClient;
+  let lab: LabAgent | undefined;
   let agent: AgentProcess | undefined;
   let adminPort: number;
-  let pinDir: string;
 
-  const lab = whyNoLab() === undefined ? withLab({ after }) : undefined;
+  const labHost = whyNoLab() === undefined ? withLab({ after }) : undefined;
 
   const status = async (): Promise<AgentStatus> => {
     assert.ok(agent !== undefined);
@@ -68,40 +60,19 @@ describe('the admin port is out of reach of pods', { skip: labSkip('admin safety
   };
 
   before(async () => {
-    assert.ok(lab !== undefined);
-    node = await lab.addNode({ name: 'n1' });
+    assert.ok(labHost !== undefined);
+    node = await labHost.addNode({ name: 'n1' });
     client = await node.addPod({ name: 'client', namespace: 'shop' });
     legacy = await node.addPod({ name: 'legacy', namespace: 'shop', annotations: { 'weft.io/mesh': 'disabled' } });
     clientTcp = await startTcpClient(client);
     legacyTcp = await startTcpClient(legacy);
-    adminPort = await freePort();
-    pinDir = `${labPrefix()}-pins`;
-    recordPin(`/sys/fs/bpf/${pinDir}`);
-    writeFileSync(discoveryFile, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [] }));
-    const tmp = `${inventoryFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [client.toKubernetes(), legacy.toKubernetes()] }));
-    renameSync(tmp, inventoryFile);
-    agent = AgentProcess.start({
-      config: {
-        node: { name: node.name },
-        cgroup: { podsRoot: node.podsRootPath },
-        bpf: { pinDir },
-        inventory: { file: inventoryFile },
-        discovery: { file: discoveryFile },
-        admin: { address: '127.0.0.1', port: adminPort },
-        log: { level: 'info' },
-      },
-      adminPort,
-      onPid: recordPid,
-    });
-    await agent.waitReady();
-    await waitFor(async () => (await status()).pods.find((p) => p.uid === client.uid)?.state === 'meshed', { timeoutMs: 3000, what: 'client meshed' });
+    lab = await LabAgent.start({ node, pods: [client, legacy] });
+    agent = lab.agent;
+    adminPort = lab.adminPort;
   });
 
   after(async () => {
-    if (agent !== undefined) await agent.stop();
-    rmSync(`/sys/fs/bpf/${pinDir}`, { recursive: true, force: true });
-    rmSync(files, { recursive: true, force: true });
+    await lab?.stop();
   });
 
   it('answers on the host\'s 127.0.0.1 (the control: the port is up and is the admin)', async () => {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,12 +17,9 @@ import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import type { LabNode } from '../../../agent/lab/node.ts';
 import type { LabPod } from '../../../agent/lab/pod.ts';
-import { AgentProcess } from '../../support/agent-process.ts';
+import type { AgentProcess } from '../../support/agent-process.ts';
+import { LabAgent, serviceObjects } from '../../support/lab-agent.ts';
 import { whyNoLab, withLab } from '../../support/lab.ts';
-import { recordPid, recordPin } from '../../support/ledger.ts';
-import { freePort } from '../../support/net.ts';
-import { labPrefix } from '../../support/run.ts';
-import { waitFor } from '../../support/wait.ts';
 
 const VIP = '198.19.255.40';
 const PORT = 8080;
@@ -134,8 +131,6 @@ function decodePng(file: Buffer): Png {
 
 describe('status page in a browser, end to end', { skip: whyNot() }, () => {
   const files = mkdtempSync(join(tmpdir(), 'weft-e2e-status-page-'));
-  const inventoryFile = join(files, 'pods.json');
-  const discoveryFile = join(files, 'services.json');
   // Kept where WEFT_TEST_SCREENSHOT_DIR says (to look at it), else removed with the other files.
   const keep = process.env['WEFT_TEST_SCREENSHOT_DIR'];
   const screenshot = join(keep === undefined || keep === '' ? files : keep, `weft-status-page-${process.pid}.png`);
@@ -143,9 +138,9 @@ describe('status page in a browser, end to end', { skip: whyNot() }, () => {
   let client: LabPod;
   let webs: LabPod[];
   let servers: ChildProcess[] = [];
+  let labAgent: LabAgent | undefined;
   let agent: AgentProcess | undefined;
   let browser: Browser | undefined;
-  let pinDir: string;
 
   const lab = whyNoLab() === undefined ? withLab({ after }) : undefined;
 
@@ -168,45 +163,14 @@ describe('status page in a browser, end to end', { skip: whyNot() }, () => {
     })));
     // A pod is meshed once a process runs in it: the client's curl runs later, so keep one there.
     servers.push(client.spawn('sleep', ['3600'], { stdio: 'ignore' }));
-    pinDir = `${labPrefix()}-pins`;
-    recordPin(`/sys/fs/bpf/${pinDir}`);
-    writeFileSync(discoveryFile, JSON.stringify({
-      apiVersion: 'v1', kind: 'List', items: [
-        { apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'shop', name: 'web' }, spec: { clusterIP: VIP, ports: [{ name: 'http', port: 80, targetPort: PORT, protocol: 'TCP' }] } },
-        {
-          apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-          metadata: { namespace: 'shop', name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } },
-          addressType: 'IPv4', endpoints: webs.map((w) => ({ addresses: [w.ip], conditions: { ready: true } })),
-          ports: [{ name: 'http', port: PORT, protocol: 'TCP' }],
-        },
-      ],
-    }));
-    writeFileSync(inventoryFile, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [client, ...webs].map((p) => p.toKubernetes()) }));
-    const adminPort = await freePort();
-    agent = AgentProcess.start({
-      config: {
-        node: { name: node.name },
-        cgroup: { podsRoot: node.podsRootPath },
-        bpf: { pinDir },
-        inventory: { file: inventoryFile },
-        discovery: { file: discoveryFile },
-        admin: { address: '127.0.0.1', port: adminPort },
-        // A tight latency objective for this route, so the page shows a configured one.
-        telemetry: { slo: { routes: { 'shop/web:http': { latency: { thresholdMs: 250 } } } } },
-        log: { level: 'info' },
-      },
-      adminPort,
-      onPid: recordPid,
+    labAgent = await LabAgent.start({
+      node,
+      pods: [client, ...webs],
+      discovery: serviceObjects('shop', 'web', VIP, [{ name: 'http', port: 80, targetPort: PORT }], webs),
+      // A tight latency objective for this route, so the page shows a configured one.
+      config: { telemetry: { slo: { routes: { 'shop/web:http': { latency: { thresholdMs: 250 } } } } } },
     });
-    await agent.waitReady();
-    let pods = '';
-    await waitFor(async () => {
-      const s = await agent?.status<{ pods: Array<{ name: string; state: string; reason?: string }> }>();
-      pods = JSON.stringify(s?.pods.map((p) => [p.name, p.state, p.reason]));
-      return s !== undefined && s.pods.filter((p) => p.state === 'meshed').length === 3 ? true : undefined;
-    }, { timeoutMs: 5000, what: 'all three pods meshed' }).catch((error: unknown) => {
-      throw new Error(`${String(error)}; pods: ${pods}; agent output:\n${agent?.output.join('').slice(-3000) ?? ''}`);
-    });
+    agent = labAgent.agent;
 
     // Traffic: 20 good requests, one the upstream fails (503, retried once, still 503) and one
     // past its deadline (weft answers 504).
@@ -224,9 +188,8 @@ describe('status page in a browser, end to end', { skip: whyNot() }, () => {
 
   after(async () => {
     await browser?.close();
-    if (agent !== undefined) await agent.stop();
+    await labAgent?.stop();
     for (const child of servers) child.kill();
-    rmSync(`/sys/fs/bpf/${pinDir}`, { recursive: true, force: true });
     rmSync(files, { recursive: true, force: true });
   });
 

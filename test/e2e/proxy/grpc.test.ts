@@ -3,74 +3,43 @@
 // streaming kinds, a non-OK status with its details, the client's deadline enforced by weft (4,
 // DEADLINE_EXCEEDED) and propagated, reduced, as grpc-timeout, and grpc-status on /metrics.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GrpcClient, GrpcServer } from '../../../agent/lab/grpc.ts';
 import { startGrpcClient, startGrpcServer } from '../../../agent/lab/grpc.ts';
 import type { LabPod } from '../../../agent/lab/pod.ts';
-import { AgentProcess } from '../../support/agent-process.ts';
+import type { AgentProcess } from '../../support/agent-process.ts';
+import { LabAgent, serviceObjects } from '../../support/lab-agent.ts';
 import { labSkip, whyNoLab, withLab } from '../../support/lab.ts';
-import { recordPid, recordPin } from '../../support/ledger.ts';
-import { freePort } from '../../support/net.ts';
-import { labPrefix } from '../../support/run.ts';
-import { waitFor } from '../../support/wait.ts';
 
 const VIP = '198.19.255.30';
 const GRPC_PORT = 9090;
 const TARGET = `${VIP}:${GRPC_PORT}`;
 
 describe('gRPC through meshed pods', { skip: labSkip('gRPC e2e') }, () => {
-  const files = mkdtempSync(join(tmpdir(), 'weft-e2e-grpc-'));
   let client: LabPod;
   let servers: GrpcServer[];
   let rpc: GrpcClient;
+  let lab: LabAgent | undefined;
   let agent: AgentProcess | undefined;
-  let pinDir: string;
-  const lab = whyNoLab() === undefined ? withLab({ after }) : undefined;
+  const labHost = whyNoLab() === undefined ? withLab({ after }) : undefined;
 
   before(async () => {
-    assert.ok(lab !== undefined);
-    const node = await lab.addNode({ name: 'n1' });
+    assert.ok(labHost !== undefined);
+    const node = await labHost.addNode({ name: 'n1' });
     client = await node.addPod({ name: 'client', namespace: 'rpc' });
     const pods = [await node.addPod({ name: 'echo-1', namespace: 'rpc' }), await node.addPod({ name: 'echo-2', namespace: 'rpc' })];
     servers = await Promise.all(pods.map((pod) => startGrpcServer(pod, { port: GRPC_PORT })));
     rpc = await startGrpcClient(client);
-    const discovery = join(files, 'services.json');
-    const inventory = join(files, 'pods.json');
-    writeFileSync(discovery, JSON.stringify({
-      apiVersion: 'v1', kind: 'List', items: [
-        { apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'rpc', name: 'echo' }, spec: { clusterIP: VIP, ports: [{ name: 'grpc', port: GRPC_PORT, targetPort: GRPC_PORT, protocol: 'TCP' }] } },
-        {
-          apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { namespace: 'rpc', name: 'echo-1', labels: { 'kubernetes.io/service-name': 'echo' } },
-          addressType: 'IPv4', endpoints: pods.map((p) => ({ addresses: [p.ip], conditions: { ready: true } })), ports: [{ name: 'grpc', port: GRPC_PORT, protocol: 'TCP' }],
-        },
-      ],
-    }));
-    writeFileSync(inventory, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [client, ...pods].map((p) => p.toKubernetes()) }));
-    pinDir = `${labPrefix()}-pins`;
-    recordPin(`/sys/fs/bpf/${pinDir}`);
-    const adminPort = await freePort();
-    agent = AgentProcess.start({
-      config: {
-        node: { name: node.name }, cgroup: { podsRoot: node.podsRootPath }, bpf: { pinDir },
-        inventory: { file: inventory }, discovery: { file: discovery }, admin: { address: '127.0.0.1', port: adminPort }, log: { level: 'info' },
-      },
-      adminPort,
-      onPid: recordPid,
+    lab = await LabAgent.start({
+      node,
+      pods: [client, ...pods],
+      discovery: serviceObjects('rpc', 'echo', VIP, [{ name: 'grpc', port: GRPC_PORT, targetPort: GRPC_PORT }], pods),
     });
-    await agent.waitReady();
-    await waitFor(async () => {
-      const s = await agent?.status<{ pods: Array<{ state: string }> }>();
-      return s !== undefined && s.pods.filter((p) => p.state === 'meshed').length === 3 ? true : undefined;
-    }, { timeoutMs: 5000, what: 'all pods meshed' });
+    agent = lab.agent;
   });
 
   after(async () => {
-    if (agent !== undefined) await agent.stop();
-    rmSync(`/sys/fs/bpf/${pinDir}`, { recursive: true, force: true });
-    rmSync(files, { recursive: true, force: true });
+    await lab?.stop();
   });
 
   it('carries unary calls to both server pods, which see the client pod’s own IP', async () => {

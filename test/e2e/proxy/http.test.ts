@@ -4,19 +4,15 @@
 // right status, the connection closed, the agent unharmed and its memory flat.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startTcpClient } from '../../../agent/lab/client.ts';
 import type { TcpClient } from '../../../agent/lab/client.ts';
 import type { LabNode } from '../../../agent/lab/node.ts';
 import type { LabPod } from '../../../agent/lab/pod.ts';
-import { AgentProcess } from '../../support/agent-process.ts';
+import type { AgentProcess } from '../../support/agent-process.ts';
+import { LabAgent, serviceObjects } from '../../support/lab-agent.ts';
 import { labSkip, whyNoLab, withLab } from '../../support/lab.ts';
-import { recordPid, recordPin } from '../../support/ledger.ts';
-import { freePort } from '../../support/net.ts';
-import { labPrefix } from '../../support/run.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const H1_VIP = '198.19.255.20';
@@ -95,28 +91,16 @@ function rssKiB(pid: number): number {
 }
 
 describe('request-level proxy end to end', { skip: labSkip('proxy e2e') }, () => {
-  const files = mkdtempSync(join(tmpdir(), 'weft-e2e-proxy-'));
-  const inventoryFile = join(files, 'pods.json');
-  const discoveryFile = join(files, 'services.json');
   let node: LabNode;
   let client: LabPod;
   let webs: LabPod[];
   let servers: ServerPod[];
   let tcp: TcpClient;
+  let lab: LabAgent | undefined;
   let agent: AgentProcess | undefined;
-  let pinDir: string;
 
-  const lab = whyNoLab() === undefined ? withLab({ after }) : undefined;
+  const labHost = whyNoLab() === undefined ? withLab({ after }) : undefined;
 
-  const service = (name: string, vip: string, port: number): unknown[] => [
-    { apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'shop', name }, spec: { clusterIP: vip, ports: [{ name: 'http', port: 80, targetPort: port, protocol: 'TCP' }] } },
-    {
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { namespace: 'shop', name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } },
-      addressType: 'IPv4', endpoints: webs.map((w) => ({ addresses: [w.ip], conditions: { ready: true } })),
-      ports: [{ name: 'http', port, protocol: 'TCP' }],
-    },
-  ];
   const curl = async (args: string[]): Promise<{ status: number; body: string; headers: string }> => {
     const r = await client.run('curl', ['-sS', '-i', '--max-time', '10', '-w', '\n%{http_code}', ...args], { timeoutMs: 15_000 });
     const lines = r.stdout.trimEnd().split('\n');
@@ -133,44 +117,28 @@ describe('request-level proxy end to end', { skip: labSkip('proxy e2e') }, () =>
   const upstreamSeen = (): number => servers.reduce((n, s) => n + s.seen.length, 0);
 
   before(async () => {
-    assert.ok(lab !== undefined);
-    node = await lab.addNode({ name: 'n1' });
+    assert.ok(labHost !== undefined);
+    node = await labHost.addNode({ name: 'n1' });
     client = await node.addPod({ name: 'client', namespace: 'shop' });
     webs = [await node.addPod({ name: 'web-1', namespace: 'shop' }), await node.addPod({ name: 'web-2', namespace: 'shop' })];
     servers = webs.map((w) => new ServerPod(w));
     await Promise.all(servers.map((s) => s.ready));
     tcp = await startTcpClient(client);
-    pinDir = `${labPrefix()}-pins`;
-    recordPin(`/sys/fs/bpf/${pinDir}`);
-    writeFileSync(discoveryFile, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...service('web', H1_VIP, H1_PORT), ...service('web-h2', H2_VIP, H2_PORT)] }));
-    writeFileSync(inventoryFile, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [client, ...webs].map((p) => p.toKubernetes()) }));
-    const adminPort = await freePort();
-    agent = AgentProcess.start({
-      config: {
-        node: { name: node.name },
-        cgroup: { podsRoot: node.podsRootPath },
-        bpf: { pinDir },
-        inventory: { file: inventoryFile },
-        discovery: { file: discoveryFile },
-        admin: { address: '127.0.0.1', port: adminPort },
-        // A short header timeout so the slowloris case answers quickly.
-        proxy: { http1: { headerTimeoutMs: 500 } },
-        log: { level: 'info' },
-      },
-      adminPort,
-      onPid: recordPid,
+    lab = await LabAgent.start({
+      node,
+      pods: [client, ...webs],
+      discovery: [
+        ...serviceObjects('shop', 'web', H1_VIP, [{ name: 'http', port: 80, targetPort: H1_PORT }], webs),
+        ...serviceObjects('shop', 'web-h2', H2_VIP, [{ name: 'http', port: 80, targetPort: H2_PORT }], webs),
+      ],
+      // A short header timeout so the slowloris case answers quickly.
+      config: { proxy: { http1: { headerTimeoutMs: 500 } } },
     });
-    await agent.waitReady();
-    await waitFor(async () => {
-      const s = await agent?.status<{ pods: Array<{ name: string; state: string }> }>();
-      return s !== undefined && s.pods.filter((p) => p.state === 'meshed').length === 3 ? true : undefined;
-    }, { timeoutMs: 5000, what: 'all three pods meshed' });
+    agent = lab.agent;
   });
 
   after(async () => {
-    if (agent !== undefined) await agent.stop();
-    rmSync(`/sys/fs/bpf/${pinDir}`, { recursive: true, force: true });
-    rmSync(files, { recursive: true, force: true });
+    await lab?.stop();
   });
 
   it('carries HTTP/1.1 requests to a Service address, balanced over its pods, from the client pod’s own IP', async () => {

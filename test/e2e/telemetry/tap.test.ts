@@ -3,79 +3,51 @@
 // /metrics carries Linkerd's labels for them, the access log has one line each, and the log level
 // changes at runtime through the admin port (a bad level and an unknown path are refused).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../../agent/cli/main.ts';
 import { HttpClient, HttpServer } from '../../../agent/lab/http.ts';
 import type { LabNode } from '../../../agent/lab/node.ts';
 import type { LabPod } from '../../../agent/lab/pod.ts';
-import { AgentProcess } from '../../support/agent-process.ts';
+import type { AgentProcess } from '../../support/agent-process.ts';
+import { LabAgent, serviceObjects } from '../../support/lab-agent.ts';
 import { labSkip, whyNoLab, withLab } from '../../support/lab.ts';
-import { recordPid, recordPin } from '../../support/ledger.ts';
-import { freePort } from '../../support/net.ts';
-import { labPrefix } from '../../support/run.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const VIP = '198.19.255.30';
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 describe('telemetry end to end: tap, Linkerd labels, access log, log level', { skip: labSkip('telemetry e2e') }, () => {
-  const files = mkdtempSync(join(tmpdir(), 'weft-e2e-telemetry-'));
   let node: LabNode;
   let web: LabPod;
   let client: LabPod;
   let server: HttpServer;
   let http: HttpClient;
+  let lab: LabAgent | undefined;
   let agent: AgentProcess | undefined;
   let adminPort: number;
-  let pinDir: string;
 
-  const lab = whyNoLab() === undefined ? withLab({ after }) : undefined;
+  const labHost = whyNoLab() === undefined ? withLab({ after }) : undefined;
   const admin = (): string => `http://127.0.0.1:${adminPort}`;
-  const inventory = join(files, 'pods.json');
 
   before(async () => {
-    assert.ok(lab !== undefined);
-    node = await lab.addNode({ name: 'n1' });
+    assert.ok(labHost !== undefined);
+    node = await labHost.addNode({ name: 'n1' });
     web = await node.addPod({ name: 'web', namespace: 'shop' });
     client = await node.addPod({ name: 'client', namespace: 'shop' });
     server = await HttpServer.start(web);
     http = await HttpClient.start(client);
-    adminPort = await freePort();
-    pinDir = `${labPrefix()}-pins`;
-    recordPin(`/sys/fs/bpf/${pinDir}`);
-    const discovery = join(files, 'services.json');
-    writeFileSync(inventory, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [web.toKubernetes(), client.toKubernetes()] }));
-    writeFileSync(discovery, JSON.stringify({
-      apiVersion: 'v1', kind: 'List', items: [
-        { apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'shop', name: 'web' }, spec: { clusterIP: VIP, ports: [{ name: 'http', port: 80, targetPort: server.port, protocol: 'TCP' }] } },
-        { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { namespace: 'shop', name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } },
-          addressType: 'IPv4', endpoints: [{ addresses: [web.ip], conditions: { ready: true } }], ports: [{ name: 'http', port: server.port, protocol: 'TCP' }] },
-      ],
-    }));
-    agent = AgentProcess.start({
-      config: {
-        node: { name: node.name }, cgroup: { podsRoot: node.podsRootPath }, bpf: { pinDir },
-        inventory: { file: inventory }, discovery: { file: discovery },
-        admin: { address: '127.0.0.1', port: adminPort }, log: { level: 'info' },
-        telemetry: { accessLog: true },
-      },
-      adminPort,
-      onPid: recordPid,
+    lab = await LabAgent.start({
+      node,
+      pods: [web, client],
+      discovery: serviceObjects('shop', 'web', VIP, [{ name: 'http', port: 80, targetPort: server.port }], [web]),
+      config: { telemetry: { accessLog: true } },
     });
-    await agent.waitReady();
-    await waitFor(async () => {
-      const s = await agent?.status<{ pods: Array<{ name: string; state: string }> }>();
-      return s?.pods.filter((p) => p.state === 'meshed').length === 2;
-    }, { timeoutMs: 3000, what: 'both pods meshed' });
+    agent = lab.agent;
+    adminPort = lab.adminPort;
   });
 
   after(async () => {
-    if (agent !== undefined) await agent.stop();
-    rmSync(`/sys/fs/bpf/${pinDir}`, { recursive: true, force: true });
-    rmSync(files, { recursive: true, force: true });
+    await lab?.stop();
   });
 
   it('weft tap prints the matching requests of a meshed pod, one line each, with upstream pod and trace id', async () => {
@@ -142,7 +114,7 @@ describe('telemetry end to end: tap, Linkerd labels, access log, log level', { s
 
   it('a pod that leaves the node takes its series with it', async () => {
     assert.match(await (await fetch(`${admin()}/metrics`)).text(), /pod="client"/);
-    writeFileSync(inventory, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [web.toKubernetes()] }));
+    lab?.writeInventory([web]);
     await waitFor(async () => !/pod="client"/.test(await (await fetch(`${admin()}/metrics`)).text()), { timeoutMs: 3000, what: 'the client\'s series gone' });
     const text = await (await fetch(`${admin()}/metrics`)).text();
     assert.doesNotMatch(text, /source_pod="client"/, 'its TCP series too');
