@@ -50,6 +50,10 @@ class RequestContext implements ResponseContext {
 /** Go's net/http Transport and curl wait this long for a 100 before sending the body anyway. */
 export const EXPECT_CONTINUE_TIMEOUT_MS = 1_000;
 
+function uncork(socket: Socket): void {
+  socket.uncork();
+}
+
 export class Http1ClientConnection implements BodySource, BodySink {
   readonly socket: Socket;
   /** The endpoint this connection is to (the pool's key). */
@@ -162,6 +166,9 @@ export class Http1ClientConnection implements BodySource, BodySink {
       return promise;
     }
     this.#wroteAny = true;
+    // The head and the body that is already here in one write (see the server side).
+    this.socket.cork();
+    process.nextTick(uncork, this.socket);
     this.socket.write(head);
     if (this.#framing === NO_BODY || this.#framing === 0) {
       this.#requestDone = true;
