@@ -2,7 +2,7 @@
 // call it sees (metadata, the deadline that arrived, the status it ended with), and a grpc-js
 // client that lives in another pod and makes calls of the four kinds when asked.
 import type { LabPod } from './pod.ts';
-import { StdioWorkload } from './stdio-workload.ts';
+import { StdioWorkload, WorkloadDriver } from './stdio-workload.ts';
 import type { GrpcCallKind, GrpcCallReport, GrpcClientEvent, GrpcEchoRequest, GrpcServerEvent, GrpcServerMode } from './workloads/protocol.ts';
 
 export type { GrpcCallKind, GrpcCallReport, GrpcEchoReply, GrpcEchoRequest, GrpcMethod, GrpcServerMode } from './workloads/protocol.ts';
@@ -21,10 +21,8 @@ export interface GrpcServerOptions {
   readonly startTimeoutMs?: number;
 }
 
-export class GrpcServer {
-  readonly #workload: StdioWorkload<GrpcServerEvent>;
+export class GrpcServer extends WorkloadDriver<GrpcServerEvent> {
   readonly port: number;
-  #nextCommand = 1;
 
   static async start(pod: LabPod, options: GrpcServerOptions = {}): Promise<GrpcServer> {
     const workload = await StdioWorkload.start<GrpcServerEvent>({
@@ -39,33 +37,21 @@ export class GrpcServer {
   }
 
   private constructor(workload: StdioWorkload<GrpcServerEvent>) {
-    this.#workload = workload;
+    super(workload);
     const listening = workload.events.find((e) => e.event === 'listening');
     this.port = listening?.port ?? 0;
-  }
-
-  get pod(): LabPod {
-    return this.#workload.pod;
-  }
-
-  get pid(): number {
-    return this.#workload.pid;
-  }
-
-  get stderr(): string {
-    return this.#workload.stderr;
   }
 
   /** Every call that arrived so far, oldest first. */
   get calls(): readonly GrpcCallSeen[] {
     const ends = new Map<number, GrpcCallEnd>();
-    for (const e of this.#workload.events) {
+    for (const e of this.workload.events) {
       if (e.event === 'call-end') {
         const { event: _event, id, ...end } = e;
         ends.set(id, end);
       }
     }
-    return this.#workload.events.flatMap((e) => {
+    return this.workload.events.flatMap((e) => {
       if (e.event !== 'call') return [];
       const { event: _event, ...seen } = e;
       return [{ ...seen, end: ends.get(e.id) }];
@@ -74,7 +60,7 @@ export class GrpcServer {
 
   /** The first call (seen or to come) matching `predicate` that has ended. */
   waitForCallEnd(predicate: (c: GrpcCallSeen) => boolean = () => true, timeoutMs = 5000): Promise<GrpcCallSeen & { readonly end: GrpcCallEnd }> {
-    return this.#workload.until(
+    return this.workload.until(
       () => this.calls.find((c): c is GrpcCallSeen & { end: GrpcCallEnd } => c.end !== undefined && predicate(c)),
       timeoutMs,
       'the end of a matching call',
@@ -83,13 +69,7 @@ export class GrpcServer {
 
   /** Every later call ends with `mode.code` (when set) and waits `mode.delayMs` more; `{}` is back to normal. */
   async setMode(mode: GrpcServerMode, timeoutMs = 5000): Promise<void> {
-    const id = this.#nextCommand++;
-    this.#workload.send({ op: 'mode', id, mode });
-    await this.#workload.until(() => this.#workload.events.find((e) => e.event === 'mode' && e.id === id), timeoutMs, 'the ack of a mode');
-  }
-
-  stop(): Promise<void> {
-    return this.#workload.stop();
+    await this.ask({ op: 'mode', mode }, 'mode', timeoutMs, 'the ack of a mode');
   }
 }
 
@@ -110,10 +90,7 @@ export interface GrpcCallOptions {
 
 const REPORT_SLACK_MS = 5000;
 
-export class GrpcClient {
-  readonly #workload: StdioWorkload<GrpcClientEvent>;
-  #nextId = 1;
-
+export class GrpcClient extends WorkloadDriver<GrpcClientEvent> {
   static async start(pod: LabPod, options: { readonly startTimeoutMs?: number } = {}): Promise<GrpcClient> {
     const workload = await StdioWorkload.start<GrpcClientEvent>({
       pod,
@@ -126,45 +103,27 @@ export class GrpcClient {
   }
 
   private constructor(workload: StdioWorkload<GrpcClientEvent>) {
-    this.#workload = workload;
-  }
-
-  get pod(): LabPod {
-    return this.#workload.pod;
-  }
-
-  get pid(): number {
-    return this.#workload.pid;
-  }
-
-  get stderr(): string {
-    return this.#workload.stderr;
+    super(workload);
   }
 
   /** One call from inside the pod; resolves with its status (an error status is a result, not a rejection). */
   async call(options: GrpcCallOptions): Promise<GrpcCallReport> {
-    const id = this.#nextId++;
-    this.#workload.send({
-      op: 'call',
-      id,
-      call: options.call,
-      target: options.target,
-      requests: options.requests ?? [{}],
-      metadata: options.metadata ?? {},
-      deadlineMs: options.deadlineMs ?? null,
-      newChannel: options.newChannel === true,
-    });
-    const line = await this.#workload.until(
-      () => this.#workload.events.find((e): e is Extract<GrpcClientEvent, { event: 'result' }> => e.event === 'result' && e.id === id),
+    const line = await this.ask(
+      {
+        op: 'call',
+        call: options.call,
+        target: options.target,
+        requests: options.requests ?? [{}],
+        metadata: options.metadata ?? {},
+        deadlineMs: options.deadlineMs ?? null,
+        newChannel: options.newChannel === true,
+      },
+      'result',
       (options.deadlineMs ?? options.waitMs ?? 10_000) + REPORT_SLACK_MS,
       `the result of a ${options.call} call to ${options.target}`,
     );
     const { event: _event, id: _id, ...report } = line;
     return report;
-  }
-
-  stop(): Promise<void> {
-    return this.#workload.stop();
   }
 }
 

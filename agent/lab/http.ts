@@ -4,7 +4,7 @@
 // is scripted per request by query or `x-lab-*` headers (see workloads/http-server.ts) and
 // globally by `setMode`.
 import type { LabPod } from './pod.ts';
-import { StdioWorkload } from './stdio-workload.ts';
+import { StdioWorkload, WorkloadDriver } from './stdio-workload.ts';
 import type {
   HttpClientEvent,
   HttpLoadSummary,
@@ -37,11 +37,9 @@ export type HttpRequestEnd = Omit<EndLine, 'event' | 'id'>;
 export type HttpRequestSeen = Omit<RequestLine, 'event'> & { readonly end: HttpRequestEnd | undefined };
 export type HttpConnectionSeen = Omit<ConnectionLine, 'event'>;
 
-export class HttpServer {
-  readonly #workload: StdioWorkload<HttpServerEvent>;
+export class HttpServer extends WorkloadDriver<HttpServerEvent> {
   readonly port: number;
   readonly h2cPort: number;
-  #nextCommand = 1;
 
   static async start(pod: LabPod, options: HttpServerOptions = {}): Promise<HttpServer> {
     const workload = await StdioWorkload.start<HttpServerEvent>({
@@ -56,22 +54,10 @@ export class HttpServer {
   }
 
   private constructor(workload: StdioWorkload<HttpServerEvent>) {
-    this.#workload = workload;
+    super(workload);
     const listening = workload.events.find((e) => e.event === 'listening');
     this.port = listening?.port ?? 0;
     this.h2cPort = listening?.h2cPort ?? 0;
-  }
-
-  get pod(): LabPod {
-    return this.#workload.pod;
-  }
-
-  get pid(): number {
-    return this.#workload.pid;
-  }
-
-  get stderr(): string {
-    return this.#workload.stderr;
   }
 
   /** The port for `protocol`: `port` for http/1.1, `h2cPort` for h2. */
@@ -82,14 +68,14 @@ export class HttpServer {
   /** Every request whose head arrived so far, oldest first (`_control` requests are not listed). */
   get requests(): readonly HttpRequestSeen[] {
     const ends = new Map<number, HttpRequestEnd>();
-    for (const e of this.#workload.events) {
+    for (const e of this.workload.events) {
       if (e.event === 'request-end') {
         const { event: _event, id, ...end } = e;
         ends.set(id, end);
       }
     }
     const out: HttpRequestSeen[] = [];
-    for (const e of this.#workload.events) {
+    for (const e of this.workload.events) {
       if (e.event !== 'request') continue;
       const { event: _event, ...seen } = e;
       out.push({ ...seen, end: ends.get(e.id) });
@@ -98,7 +84,7 @@ export class HttpServer {
   }
 
   get connections(): readonly HttpConnectionSeen[] {
-    return this.#workload.events.flatMap((e) => {
+    return this.workload.events.flatMap((e) => {
       if (e.event !== 'connection') return [];
       const { event: _event, ...seen } = e;
       return [seen];
@@ -107,12 +93,12 @@ export class HttpServer {
 
   /** The first request (seen already or still to come) matching `predicate`, once its head arrived. */
   waitForRequest(predicate: (r: HttpRequestSeen) => boolean = () => true, timeoutMs = 5000): Promise<HttpRequestSeen> {
-    return this.#workload.until(() => this.requests.find(predicate), timeoutMs, 'a matching request');
+    return this.workload.until(() => this.requests.find(predicate), timeoutMs, 'a matching request');
   }
 
   /** The first request matching `predicate` whose exchange has ended (answered, reset or abandoned). */
   waitForRequestEnd(predicate: (r: HttpRequestSeen) => boolean = () => true, timeoutMs = 5000): Promise<HttpRequestSeen & { readonly end: HttpRequestEnd }> {
-    return this.#workload.until(
+    return this.workload.until(
       () => this.requests.find((r): r is HttpRequestSeen & { end: HttpRequestEnd } => r.end !== undefined && predicate(r)),
       timeoutMs,
       'the end of a matching request',
@@ -121,7 +107,7 @@ export class HttpServer {
 
   /** Resolves once `count` requests matching `predicate` have arrived; with them. */
   waitForRequests(count: number, predicate: (r: HttpRequestSeen) => boolean = () => true, timeoutMs = 5000): Promise<readonly HttpRequestSeen[]> {
-    return this.#workload.until(
+    return this.workload.until(
       () => {
         const matching = this.requests.filter(predicate);
         return matching.length >= count ? matching : undefined;
@@ -133,13 +119,7 @@ export class HttpServer {
 
   /** Changes what every later request gets (see HttpServerMode); resolves once the server has it. */
   async setMode(mode: HttpServerMode, timeoutMs = 5000): Promise<void> {
-    const id = this.#nextCommand++;
-    this.#workload.send({ op: 'mode', id, mode });
-    await this.#workload.until(() => this.#workload.events.find((e) => e.event === 'mode' && e.id === id), timeoutMs, `the ack of mode ${mode.mode}`);
-  }
-
-  stop(): Promise<void> {
-    return this.#workload.stop();
+    await this.ask({ op: 'mode', mode }, 'mode', timeoutMs, `the ack of mode ${mode.mode}`);
   }
 }
 
@@ -191,10 +171,7 @@ export type HttpLoadResult = HttpLoadSummary & { readonly responses: readonly Ht
 /** Time allowed for a report on top of the request's own timeout. */
 const REPORT_SLACK_MS = 5000;
 
-export class HttpClient {
-  readonly #workload: StdioWorkload<HttpClientEvent>;
-  #nextId = 1;
-
+export class HttpClient extends WorkloadDriver<HttpClientEvent> {
   static async start(pod: LabPod, options: { readonly startTimeoutMs?: number } = {}): Promise<HttpClient> {
     const workload = await StdioWorkload.start<HttpClientEvent>({
       pod,
@@ -207,31 +184,13 @@ export class HttpClient {
   }
 
   private constructor(workload: StdioWorkload<HttpClientEvent>) {
-    this.#workload = workload;
-  }
-
-  get pod(): LabPod {
-    return this.#workload.pod;
-  }
-
-  get pid(): number {
-    return this.#workload.pid;
-  }
-
-  get stderr(): string {
-    return this.#workload.stderr;
+    super(workload);
   }
 
   /** One request from inside the pod. Resolves with whatever happened (a reset or timeout is a result); rejects only if the client fails. */
   async request(options: HttpRequestOptions): Promise<HttpResponse> {
-    const id = this.#nextId++;
     const request = spec(options);
-    this.#workload.send({ op: 'request', id, request });
-    const line = await this.#workload.until(
-      () => this.#workload.events.find((e): e is Extract<HttpClientEvent, { event: 'response' }> => e.event === 'response' && e.id === id),
-      request.timeoutMs + REPORT_SLACK_MS,
-      `the response to ${request.method} ${request.host}:${request.port}${request.path}`,
-    );
+    const line = await this.ask({ op: 'request', request }, 'response', request.timeoutMs + REPORT_SLACK_MS, `the response to ${request.method} ${request.host}:${request.port}${request.path}`);
     const { event: _event, id: _id, body, ...rest } = line;
     return { ...rest, body: Buffer.from(body, 'base64') };
   }
@@ -245,25 +204,20 @@ export class HttpClient {
 
   /** A fixed-rate load from inside the pod; resolves with the summary once every request has ended. */
   async load(options: HttpLoadOptions): Promise<HttpLoadResult> {
-    const id = this.#nextId++;
     const request = spec(options);
-    this.#workload.send({ op: 'load', id, request, rate: options.rate, durationMs: options.durationMs, maxInFlight: options.maxInFlight ?? 1000, each: options.each === true });
-    const summary = await this.#workload.until(
-      () => this.#workload.events.find((e): e is Extract<HttpClientEvent, { event: 'load-summary' }> => e.event === 'load-summary' && e.id === id),
+    const summary = await this.ask(
+      { op: 'load', request, rate: options.rate, durationMs: options.durationMs, maxInFlight: options.maxInFlight ?? 1000, each: options.each === true },
+      'load-summary',
       options.durationMs + request.timeoutMs + REPORT_SLACK_MS,
       `the summary of the load on ${request.host}:${request.port}${request.path}`,
     );
-    const responses = this.#workload.events.flatMap((e) => {
-      if (e.event !== 'load-response' || e.id !== id) return [];
+    const responses = this.workload.events.flatMap((e) => {
+      if (e.event !== 'load-response' || e.id !== summary.id) return [];
       const { event: _event, id: _id, ...response } = e;
       return [response];
     });
     const { event: _event, id: _id, ...rest } = summary;
     return { ...rest, responses };
-  }
-
-  stop(): Promise<void> {
-    return this.#workload.stop();
   }
 }
 

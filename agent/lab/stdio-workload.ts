@@ -134,3 +134,44 @@ export class StdioWorkload<E extends { readonly event: string }> {
     for (const waiter of [...this.#waiters]) waiter.fail(error);
   }
 }
+
+/**
+ * What every driver of a stdio workload offers (pod, PID, stderr, stop) and how it talks to it:
+ * a command carries an id, and its answer is the line of the expected event with that id.
+ */
+export abstract class WorkloadDriver<E extends { readonly event: string }> {
+  protected readonly workload: StdioWorkload<E>;
+  #nextId = 1;
+
+  protected constructor(workload: StdioWorkload<E>) {
+    this.workload = workload;
+  }
+
+  get pod(): LabPod {
+    return this.workload.pod;
+  }
+
+  get pid(): number {
+    return this.workload.pid;
+  }
+
+  get stderr(): string {
+    return this.workload.stderr;
+  }
+
+  /** Sends `command` with a fresh id; resolves with the `reply` event carrying that id. */
+  protected async ask<N extends E['event']>(command: { readonly op: string } & Record<string, unknown>, reply: N, timeoutMs: number, what: string): Promise<Extract<E, { readonly event: N; readonly id: number }>> {
+    const id = this.#nextId++;
+    this.workload.send({ ...command, id });
+    return this.workload.until(
+      () => this.workload.events.find((e): e is Extract<E, { readonly event: N; readonly id: number }> => e.event === reply && (e as { readonly id?: unknown }).id === id),
+      timeoutMs,
+      what,
+    );
+  }
+
+  /** SIGTERM (then SIGKILL) to its PID; resolves once it has exited. */
+  stop(): Promise<void> {
+    return this.workload.stop();
+  }
+}
