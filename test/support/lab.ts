@@ -58,9 +58,10 @@ export function whyNoLab(): string | undefined {
 /**
  * For test and suite options: `describe('x', { skip: labSkip('x') }, …)`. Returns the reason (and warns
  * loudly) when the lab cannot run, else false. With WEFT_TEST_NO_SKIP=1 it throws instead.
+ * `alsoNeeds`: the suite's own missing requirement, if any (skipped the same loud way).
  */
-export function labSkip(what?: string): string | false {
-  const reason = whyNoLab();
+export function labSkip(what?: string, alsoNeeds?: string): string | false {
+  const reason = whyNoLab() ?? alsoNeeds;
   return reason === undefined ? false : loudSkip(reason, what);
 }
 

@@ -19,7 +19,7 @@ import type { LabNode } from '../../../agent/lab/node.ts';
 import type { LabPod } from '../../../agent/lab/pod.ts';
 import type { AgentProcess } from '../../support/agent-process.ts';
 import { LabAgent, serviceObjects } from '../../support/lab-agent.ts';
-import { whyNoLab, withLab } from '../../support/lab.ts';
+import { labSkip, whyNoLab, withLab } from '../../support/lab.ts';
 
 const VIP = '198.19.255.40';
 const PORT = 8080;
@@ -49,14 +49,6 @@ function chromiumPath(): string | undefined {
     }
   }
   return undefined;
-}
-
-function whyNot(): string | false {
-  const reason = whyNoLab() ?? (chromiumPath() === undefined ? 'needs chromium (Debian package chromium; scripts/setup.sh installs it)' : undefined);
-  if (reason === undefined) return false;
-  if (process.env['WEFT_TEST_NO_SKIP'] === '1') throw new Error(`status page e2e cannot run: ${reason} (WEFT_TEST_NO_SKIP=1 forbids skipping)`);
-  console.warn(`WEFT TEST SKIPPED status page e2e: ${reason}`);
-  return reason;
 }
 
 interface Png {
@@ -129,7 +121,7 @@ function decodePng(file: Buffer): Png {
   };
 }
 
-describe('status page in a browser, end to end', { skip: whyNot() }, () => {
+describe('status page in a browser, end to end', { skip: labSkip('status page e2e', chromiumPath() === undefined ? 'needs chromium (Debian package chromium; scripts/setup.sh installs it)' : undefined) }, () => {
   const files = mkdtempSync(join(tmpdir(), 'weft-e2e-status-page-'));
   // Kept where WEFT_TEST_SCREENSHOT_DIR says (to look at it), else removed with the other files.
   const keep = process.env['WEFT_TEST_SCREENSHOT_DIR'];
