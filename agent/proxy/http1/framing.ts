@@ -6,6 +6,35 @@ import { AUTHORITY, COMMA, HTAB, SP, TCHAR, equalsLower } from './chars.ts';
 import { KnownField } from './known-fields.ts';
 import type { Http1ErrorCode } from './rejection.ts';
 
+const LIST_END = -1;
+const LIST_BAD = -2;
+/** Scratch [start, end) of the member nextListToken found; parsing is synchronous, so one serves. */
+const SPAN: number[] = [0, 0];
+
+/**
+ * The next member of a `#token` list (RFC 9110 §5.6.1) in buf[i, ve): empty members and the
+ * whitespace around them are skipped; a member is a token. Sets span to the member and returns where
+ * to go on, LIST_END when the list has no more members, LIST_BAD when a member is not a token.
+ */
+function nextListToken(buf: Buffer, i: number, ve: number, span: number[]): number {
+  while (i < ve) {
+    const b = buf[i] as number;
+    if (b === COMMA || b === SP || b === HTAB) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < ve && TCHAR[buf[i] as number] === 1) i++;
+    const end = i;
+    while (i < ve && (buf[i] === SP || buf[i] === HTAB)) i++;
+    if (end === start || (i < ve && buf[i] !== COMMA)) return LIST_BAD;
+    span[0] = start;
+    span[1] = end;
+    return i;
+  }
+  return LIST_END;
+}
+
 /**
  * - none: no body; the next message starts right after the head.
  * - length: exactly `contentLength` bytes.
@@ -151,24 +180,15 @@ export class FramingFacts {
   // RFC 9112 §6.1: Transfer-Encoding = #transfer-coding, across all its lines in order. Members are
   // bare tokens here (weft implements no coding that takes parameters).
   #transferEncoding(buf: Buffer, vs: number, ve: number): void {
-    let i = vs;
+    const span = SPAN;
     let members = 0;
-    while (i < ve) {
-      const b = buf[i] as number;
-      if (b === COMMA || b === SP || b === HTAB) {
-        i++;
-        continue;
-      }
-      const start = i;
-      while (i < ve && TCHAR[buf[i] as number] === 1) i++;
-      const end = i;
-      while (i < ve && (buf[i] === SP || buf[i] === HTAB)) i++;
-      if (end === start || (i < ve && buf[i] !== COMMA)) {
+    for (let i = nextListToken(buf, vs, ve, span); i !== LIST_END; i = nextListToken(buf, i, ve, span)) {
+      if (i === LIST_BAD) {
         this.teBad = true;
         return;
       }
       members++;
-      if (equalsLower(buf, start, end, 'chunked')) {
+      if (equalsLower(buf, span[0] as number, span[1] as number, 'chunked')) {
         this.teChunked++;
         this.teFinalChunked = true;
       } else {
@@ -181,21 +201,14 @@ export class FramingFacts {
 
   // RFC 9110 §7.6.1: Connection = #connection-option; options are case-insensitive tokens.
   #connection(buf: Buffer, vs: number, ve: number): void {
-    let i = vs;
-    while (i < ve) {
-      const b = buf[i] as number;
-      if (b === COMMA || b === SP || b === HTAB) {
-        i++;
-        continue;
-      }
-      const start = i;
-      while (i < ve && TCHAR[buf[i] as number] === 1) i++;
-      const end = i;
-      while (i < ve && (buf[i] === SP || buf[i] === HTAB)) i++;
-      if (end === start || (i < ve && buf[i] !== COMMA)) {
+    const span = SPAN;
+    for (let i = nextListToken(buf, vs, ve, span); i !== LIST_END; i = nextListToken(buf, i, ve, span)) {
+      if (i === LIST_BAD) {
         this.connBad = true;
         return;
       }
+      const start = span[0] as number;
+      const end = span[1] as number;
       if (equalsLower(buf, start, end, 'close')) this.connClose = true;
       else if (equalsLower(buf, start, end, 'keep-alive')) this.connKeepAlive = true;
       else if (equalsLower(buf, start, end, 'upgrade')) this.connUpgrade = true;
