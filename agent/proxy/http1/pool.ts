@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { WeftError } from '../../errors.ts';
 import type { CallContext, NewService, Service } from '../../stack/service.ts';
 import type { HttpRequest, HttpResponse } from '../http/message.ts';
+import { PoolEndpointService } from '../http/pool-endpoint.ts';
 import { EXPECT_CONTINUE_TIMEOUT_MS, Http1ClientConnection, type ConnectionOwner } from './client-connection.ts';
 import { http1Params, type Http1Params } from './params.ts';
 
@@ -205,26 +206,6 @@ export class Http1Pool<T> implements ConnectionOwner {
     this.#closed = true;
     for (const conn of this.#all) conn.destroy();
     this.#idle.clear();
-  }
-}
-
-/** The endpoint-level Service the balancer holds: requests to one target through the shared pool. */
-class PoolEndpointService<T> implements Service<HttpRequest, HttpResponse> {
-  readonly #pool: Http1Pool<T>;
-  readonly #target: T;
-
-  constructor(pool: Http1Pool<T>, target: T) {
-    this.#pool = pool;
-    this.#target = target;
-  }
-
-  call(req: HttpRequest, cx: CallContext): Promise<HttpResponse> {
-    return this.#pool.request(this.#target, req, cx);
-  }
-
-  close(): Promise<void> {
-    this.#pool.closeEndpoint(this.#target);
-    return Promise.resolve();
   }
 }
 

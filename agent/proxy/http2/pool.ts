@@ -18,6 +18,7 @@ import type { CallContext, NewService, Service } from '../../stack/service.ts';
 import { HttpBody, type BodySink, type BodySource } from '../http/body.ts';
 import type { HttpHeaders } from '../http/headers.ts';
 import { HttpResponse, statusHasNoBody, type HttpRequest } from '../http/message.ts';
+import { PoolEndpointService } from '../http/pool-endpoint.ts';
 import { requestFields, responseHeadersOf, trailerObject, trailersOf } from './fields.ts';
 import { validateHttp2PoolParams, type Http2PoolParams } from './params.ts';
 
@@ -500,26 +501,6 @@ function waitConnected(entry: PooledSession, cx: CallContext): Promise<void> {
     entry.waiters.push(waiter);
     cx.signal.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/** The endpoint-level Service the balancer holds: requests to one target through the shared pool. */
-class PoolEndpointService<T> implements Service<HttpRequest, HttpResponse> {
-  readonly #pool: Http2Pool<T>;
-  readonly #target: T;
-
-  constructor(pool: Http2Pool<T>, target: T) {
-    this.#pool = pool;
-    this.#target = target;
-  }
-
-  call(req: HttpRequest, cx: CallContext): Promise<HttpResponse> {
-    return this.#pool.request(this.#target, req, cx);
-  }
-
-  close(): Promise<void> {
-    this.#pool.closeEndpoint(this.#target);
-    return Promise.resolve();
-  }
 }
 
 function cancelled(reason: unknown): WeftError {
