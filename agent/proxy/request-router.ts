@@ -109,7 +109,7 @@ export class RequestRouter {
     const namespace = namespaceOf(origin);
     const view = this.#deps.view();
     const override = this.#override(req, origin, view, namespace, dst);
-    const tree = override === undefined ? this.#bindCached(view, req.authority, namespace, dst) : this.#bind(view, req.authority, namespace, dst, override);
+    const tree = override === undefined ? this.#bindCached(view, req.authority, namespace, dst) : this.#bind(req.authority, namespace, dst, override);
     const choice = chooseBound(tree, this.#deps.random);
     switch (choice.kind) {
       case 'bound': {
@@ -133,8 +133,7 @@ export class RequestRouter {
     const view = this.#deps.view();
     const dst = query.dst;
     const names = requestNameTree({ authority: query.authority, namespace: query.namespace, defaultPort: dst?.port ?? 80, originalDestination: dst });
-    const override = query.dtab === undefined || query.dtab.trim() === '' ? undefined : parseDtabOverride(query.dtab);
-    const dtab = override === undefined ? this.#deps.dtab : withOverride(this.#deps.dtab, override);
+    const dtab = this.#dtabWith(query.dtab === undefined || query.dtab.trim() === '' ? undefined : parseDtabOverride(query.dtab));
     const base = {
       authority: query.authority,
       namespace: query.namespace,
@@ -166,7 +165,7 @@ export class RequestRouter {
     const key = `${namespace ?? ''}\n${authority}\n${dst.address}\n${dst.port}`;
     let tree = this.#cache.get(key);
     if (tree === undefined) {
-      tree = this.#bind(view, authority, namespace, dst, undefined);
+      tree = this.#bind(authority, namespace, dst, undefined);
       // A client sending many distinct Host values cannot grow this without bound.
       if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
       this.#cache.set(key, tree);
@@ -174,11 +173,15 @@ export class RequestRouter {
     return tree;
   }
 
-  #bind(_view: NamingView, authority: string, namespace: string | undefined, dst: { address: string; port: number }, override: Dtab | undefined): NameTree<BoundName> {
+  #bind(authority: string, namespace: string | undefined, dst: { address: string; port: number }, override: Dtab | undefined): NameTree<BoundName> {
     const names = requestNameTree({ authority, namespace, defaultPort: dst.port, originalDestination: dst });
     if (names === undefined) return { kind: 'neg' };
-    const dtab = override === undefined ? this.#deps.dtab : withOverride(this.#deps.dtab, override);
-    return bindTree(dtab, names, this.#deps.namers);
+    return bindTree(this.#dtabWith(override), names, this.#deps.namers);
+  }
+
+  /** The base dtab, plus an override's entries (tried first). */
+  #dtabWith(override: Dtab | undefined): Dtab {
+    return override === undefined ? this.#deps.dtab : withOverride(this.#deps.dtab, override);
   }
 
   /** The caller's override if it may set one; the header is removed from untrusted requests. */
