@@ -25,6 +25,7 @@ import { parseDtabOverride, withOverride } from '../naming/override.ts';
 import type { Path } from '../naming/path.ts';
 import { showPath } from '../naming/path.ts';
 import type { CallContext, Service } from '../stack/service.ts';
+import { sourceLabels } from '../telemetry/http-metrics-layer.ts';
 import type { HttpRequest, HttpResponse, RequestOrigin } from './http/message.ts';
 
 export const WEFT_DTAB = 'weft-dtab';
@@ -257,11 +258,10 @@ function firstLeaf(tree: NameTree<BoundName>): BoundName | undefined {
   }
 }
 
+/** The caller pod's namespace, read as the metrics read the source ("namespace/name"); none for an address. */
 function namespaceOf(origin: RequestOrigin | undefined): string | undefined {
-  const source = origin?.source;
-  if (source === undefined) return undefined;
-  const slash = source.indexOf('/');
-  return slash > 0 ? source.slice(0, slash) : undefined;
+  const namespace = sourceLabels(origin?.source).namespace;
+  return namespace === '' ? undefined : namespace;
 }
 
 /** The per-connection entry: stamps the origin, routes each request to its backend's stack. */
