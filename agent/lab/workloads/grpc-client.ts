@@ -5,39 +5,14 @@
 // unless a command asks for a new one. See protocol.ts.
 import * as grpc from '@grpc/grpc-js';
 import { createInterface } from 'node:readline';
+import { echoService } from './grpc-echo.ts';
 import { GRPC_ECHO_SERVICE, type GrpcCallReport, type GrpcClientCommand, type GrpcClientEvent, type GrpcEchoReply, type GrpcEchoRequest } from './protocol.ts';
 
 function report(event: GrpcClientEvent): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
 }
 
-const json = {
-  serialize: (value: unknown): Buffer => Buffer.from(JSON.stringify(value)),
-  deserialize: (bytes: Buffer): unknown => JSON.parse(bytes.toString('utf8')),
-};
-
-function definition(name: string, requestStream: boolean, responseStream: boolean): grpc.MethodDefinition<GrpcEchoRequest, GrpcEchoReply> {
-  return {
-    path: `/${GRPC_ECHO_SERVICE}/${name}`,
-    requestStream,
-    responseStream,
-    requestSerialize: json.serialize,
-    requestDeserialize: json.deserialize as (bytes: Buffer) => GrpcEchoRequest,
-    responseSerialize: json.serialize,
-    responseDeserialize: json.deserialize as (bytes: Buffer) => GrpcEchoReply,
-    originalName: name,
-  };
-}
-
-const EchoClient = grpc.makeGenericClientConstructor(
-  {
-    Unary: definition('Unary', false, false),
-    ServerStream: definition('ServerStream', false, true),
-    ClientStream: definition('ClientStream', true, false),
-    Bidi: definition('Bidi', true, true),
-  },
-  GRPC_ECHO_SERVICE,
-);
+const EchoClient = grpc.makeGenericClientConstructor(echoService, GRPC_ECHO_SERVICE);
 
 const clients = new Map<string, grpc.Client>();
 
@@ -86,20 +61,20 @@ function call(command: GrpcClientCommand): Promise<GrpcCallReport> {
     let surface: grpc.ClientUnaryCall | grpc.ClientReadableStream<GrpcEchoReply> | grpc.ClientWritableStream<GrpcEchoRequest> | grpc.ClientDuplexStream<GrpcEchoRequest, GrpcEchoReply>;
     switch (command.call) {
       case 'unary':
-        surface = client.makeUnaryRequest(`/${GRPC_ECHO_SERVICE}/Unary`, json.serialize, json.deserialize as (b: Buffer) => GrpcEchoReply, first, metadata, options, unaryCallback);
+        surface = client.makeUnaryRequest(echoService.Unary.path, echoService.Unary.requestSerialize, echoService.Unary.responseDeserialize, first, metadata, options, unaryCallback);
         break;
       case 'server-stream':
-        surface = client.makeServerStreamRequest(`/${GRPC_ECHO_SERVICE}/ServerStream`, json.serialize, json.deserialize as (b: Buffer) => GrpcEchoReply, first, metadata, options);
+        surface = client.makeServerStreamRequest(echoService.ServerStream.path, echoService.ServerStream.requestSerialize, echoService.ServerStream.responseDeserialize, first, metadata, options);
         break;
       case 'client-stream': {
-        const stream = client.makeClientStreamRequest(`/${GRPC_ECHO_SERVICE}/ClientStream`, json.serialize, json.deserialize as (b: Buffer) => GrpcEchoReply, metadata, options, unaryCallback);
+        const stream = client.makeClientStreamRequest(echoService.ClientStream.path, echoService.ClientStream.requestSerialize, echoService.ClientStream.responseDeserialize, metadata, options, unaryCallback);
         for (const request of command.requests) stream.write(request);
         stream.end();
         surface = stream;
         break;
       }
       case 'bidi': {
-        const stream = client.makeBidiStreamRequest(`/${GRPC_ECHO_SERVICE}/Bidi`, json.serialize, json.deserialize as (b: Buffer) => GrpcEchoReply, metadata, options);
+        const stream = client.makeBidiStreamRequest(echoService.Bidi.path, echoService.Bidi.requestSerialize, echoService.Bidi.responseDeserialize, metadata, options);
         for (const request of command.requests) stream.write(request);
         stream.end();
         surface = stream;

@@ -11,7 +11,8 @@ import http2 from 'node:http2';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { GRPC_ECHO_SERVICE, type GrpcEchoReply, type GrpcEchoRequest, type GrpcMethod, type GrpcServerCommand, type GrpcServerEvent, type GrpcServerMode } from './protocol.ts';
+import { echoService } from './grpc-echo.ts';
+import { type GrpcEchoReply, type GrpcEchoRequest, type GrpcMethod, type GrpcServerCommand, type GrpcServerEvent, type GrpcServerMode } from './protocol.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,29 +25,7 @@ function report(event: GrpcServerEvent): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
 }
 
-const json = {
-  serialize: (value: unknown): Buffer => Buffer.from(JSON.stringify(value)),
-  deserialize: (bytes: Buffer): unknown => JSON.parse(bytes.toString('utf8')),
-};
-
-function method(name: GrpcMethod, requestStream: boolean, responseStream: boolean): grpc.MethodDefinition<GrpcEchoRequest, GrpcEchoReply> {
-  return {
-    path: `/${GRPC_ECHO_SERVICE}/${name}`,
-    requestStream,
-    responseStream,
-    requestSerialize: json.serialize,
-    requestDeserialize: json.deserialize as (bytes: Buffer) => GrpcEchoRequest,
-    responseSerialize: json.serialize,
-    responseDeserialize: json.deserialize as (bytes: Buffer) => GrpcEchoReply,
-  };
-}
-
-const service = {
-  Unary: method('Unary', false, false),
-  ServerStream: method('ServerStream', false, true),
-  ClientStream: method('ClientStream', true, false),
-  Bidi: method('Bidi', true, true),
-};
+const service = echoService;
 
 type AnyCall = grpc.ServerUnaryCall<GrpcEchoRequest, GrpcEchoReply> | grpc.ServerReadableStream<GrpcEchoRequest, GrpcEchoReply> | grpc.ServerWritableStream<GrpcEchoRequest, GrpcEchoReply> | grpc.ServerDuplexStream<GrpcEchoRequest, GrpcEchoReply>;
 
